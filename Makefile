@@ -1,0 +1,55 @@
+# The two commands a newcomer needs: `make lab` and `make test`.
+# Everything else here is what those two call.
+
+PYTHON ?= python3
+VENV   := .venv
+SERVER := .venv-server
+PIP    := --quiet --disable-pip-version-check
+
+.PHONY: lab test setup setup-dev lint format bench up down clean
+
+lab: setup                          ## set up, start the emulator, open JupyterLab on notebooks/
+	$(VENV)/bin/labkit up
+	@echo "Opening JupyterLab on notebooks/ (http://127.0.0.1:8888/lab; the token link is printed below)."
+	@echo "Stop: Ctrl-C here stops JupyterLab; 'make down' stops the AWS emulator."
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=8888 --ServerApp.root_dir=notebooks
+
+test: setup-dev                     ## lint, unit tests, then every notebook under nbval
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+setup: $(VENV)/.lab $(SERVER)/.installed
+setup-dev: $(VENV)/.dev $(SERVER)/.installed
+
+$(VENV)/.lab: requirements.txt pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.lab requirements-dev.txt
+	$(VENV)/bin/pip install $(PIP) -r requirements-dev.txt
+	touch $@
+
+$(SERVER)/.installed: requirements-server.txt
+	test -x $(SERVER)/bin/python || $(PYTHON) -m venv $(SERVER)
+	$(SERVER)/bin/pip install $(PIP) -r requirements-server.txt
+	touch $@
+
+lint: setup-dev
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: setup-dev
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: setup                        ## print the benchmark tables
+	$(VENV)/bin/python benchmarks/backend_startup.py
+
+up: setup
+	$(VENV)/bin/labkit up
+
+down:
+	-$(VENV)/bin/labkit down
+
+clean: down
+	rm -rf $(VENV) $(SERVER)

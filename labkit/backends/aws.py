@@ -1,0 +1,50 @@
+"""The real-AWS backend and its guard.
+
+Nothing reaches a real account unless the learner opted in with
+``LABKIT_ALLOW_REAL_AWS=1`` or ``labkit.connect(backend="aws", allow_real_aws=True)``.
+Then labkit asks STS who the caller is, before anything is created, so the
+banner can show the (masked) account and region; everything a lesson creates
+carries the ``labkit:lesson`` tag that ``labkit cleanup`` looks for.
+"""
+
+from __future__ import annotations
+
+import boto3
+import botocore.exceptions
+
+from labkit import config
+from labkit.errors import NoCredentials, RealAWSNotAllowed
+
+TAG_KEY = "labkit:lesson"
+
+
+def guard(allow_real_aws: bool = False) -> None:
+    if not config.real_aws_allowed(allow_real_aws):
+        raise RealAWSNotAllowed(
+            "real AWS is not allowed: lessons create resources that cost money; "
+            "opt in with `export LABKIT_ALLOW_REAL_AWS=1` (or connect(backend='aws', allow_real_aws=True))"
+        )
+
+
+def mask_account(account: str) -> str:
+    """Show only the last four digits of an account id."""
+    return "•" * max(len(account) - 4, 0) + account[-4:]
+
+
+def identify(region: str) -> dict[str, str]:
+    """Who the default credential chain is, without printing the account id in full."""
+    try:
+        ident = boto3.client("sts", region_name=region).get_caller_identity()
+    except botocore.exceptions.NoCredentialsError:
+        raise NoCredentials(
+            "no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
+        ) from None
+    except botocore.exceptions.ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "error")
+        raise NoCredentials(f"AWS rejected the credentials ({code}): refresh them, e.g. `aws sso login`") from None
+    arn = ident["Arn"]
+    return {"account": mask_account(ident["Account"]), "principal": arn.split(":", 5)[-1]}
+
+
+def sdk_region() -> str | None:
+    return boto3.session.Session().region_name

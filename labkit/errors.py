@@ -1,0 +1,58 @@
+"""Errors labkit raises, each one line that says what happened and what to run.
+
+    LabkitError
+    ├── UnknownBackend          LABKIT_BACKEND (or backend=...) names no backend
+    ├── BackendNotInstalled     the embedded servers' environment is missing
+    ├── BackendNotRunning       nothing answers where the backend should be
+    │   └── LocalStackAuthRequired   the container exited asking for an auth token
+    ├── BackendFailedToStart    a server process exited or never answered
+    ├── PortInUse               another program holds a port labkit needs
+    ├── RealAWSNotAllowed       the real-AWS guard refused
+    └── NoCredentials           real AWS allowed, but no credentials were found
+
+In a notebook, `labkit.connect()` shows the message without a traceback; on the
+command line `labkit` prints it and exits 1.
+"""
+
+from __future__ import annotations
+
+
+class LabkitError(Exception):
+    """Base class: the message is written for the learner, with the fix in it."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: the one line is the whole story.
+        return [f"\x1b[31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+class UnknownBackend(LabkitError):
+    pass
+
+
+class BackendNotInstalled(LabkitError):
+    pass
+
+
+class BackendNotRunning(LabkitError):
+    pass
+
+
+class LocalStackAuthRequired(BackendNotRunning):
+    pass
+
+
+class BackendFailedToStart(LabkitError):
+    pass
+
+
+class PortInUse(LabkitError):
+    pass
+
+
+class RealAWSNotAllowed(LabkitError):
+    pass
+
+
+class NoCredentials(LabkitError):
+    pass
+

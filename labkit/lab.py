@@ -1,0 +1,185 @@
+"""``labkit.connect()``: point this kernel's boto3 at the chosen backend.
+
+It uses only the SDK's own settings, so every ``boto3.client(...)`` created
+afterwards, in a cell or in a helper, reaches the backend without arguments:
+``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_REGION`` and
+``AWS_DEFAULT_REGION``, and for emulators dummy credentials (``test``/``test``).
+The names labkit set are remembered in ``LABKIT_MANAGED_ENV``, so switching
+to real AWS in the same kernel removes them again.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+from dataclasses import dataclass, field
+
+from labkit import config
+from labkit.backends import aws, embedded, localstack
+from labkit.services import SERVICES
+
+MANAGED = "LABKIT_MANAGED_ENV"
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+# Settings that would send an emulator session's requests or credentials elsewhere.
+_CONFLICTING = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+
+
+@dataclass(frozen=True)
+class Route:
+    server: str  # e.g. "MiniStack 1.5.33"
+    endpoint: str  # URL, or "AWS" on the real backend
+    services: tuple[str, ...]
+
+
+@dataclass
+class Lab:
+    """What ``connect()`` set up; shown as the banner."""
+
+    backend: str
+    region: str
+    routes: list[Route]
+    lesson: str | None = None
+    account: str | None = None  # masked, real AWS only
+    principal: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_emulator(self) -> bool:
+        return self.backend != "aws"
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        """Tags for everything a lesson creates (the form most create calls take)."""
+        return [{"Key": aws.TAG_KEY, "Value": self.lesson or "unnamed"}]
+
+    @property
+    def tag_dict(self) -> dict[str, str]:
+        """The same tags as a plain mapping (for S3 buckets, Lambda, SQS and others that take one)."""
+        return {t["Key"]: t["Value"] for t in self.tags}
+
+    def _lines(self) -> list[str]:
+        head = f"labkit · backend {self.backend} · region {self.region}"
+        if self.lesson:
+            head += f" · lesson {self.lesson}"
+        lines = [head]
+        width = max(len(r.server) for r in self.routes)
+        for r in self.routes:
+            lines.append(f"  {r.server:<{width}}  {r.endpoint}  {', '.join(r.services)}")
+        if self.account:
+            lines.append(f"  account {self.account} as {self.principal}")
+        lines += [f"  {note}" for note in self.notes]
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self._lines())
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        colour = "#b00020" if not self.is_emulator else "#1b5e20"
+        rows = "".join(
+            f"<tr><td>{html.escape(r.server)}</td><td><code>{html.escape(r.endpoint)}</code></td>"
+            f"<td>{html.escape(', '.join(r.services))}</td></tr>"
+            for r in self.routes
+        )
+        account = (
+            f"<div>account <b>{html.escape(self.account)}</b> as {html.escape(self.principal or '')}</div>"
+            if self.account
+            else ""
+        )
+        notes = "".join(f"<div>{html.escape(n)}</div>" for n in self.notes)
+        return (
+            f'<div style="border-left:4px solid {colour};padding:4px 10px">'
+            f"<b>labkit</b> · backend <b>{html.escape(self.backend)}</b> · region <b>{html.escape(self.region)}</b>"
+            + (f" · lesson {html.escape(self.lesson)}" if self.lesson else "")
+            + f"<table><tr><th>served by</th><th>endpoint</th><th>services</th></tr>{rows}</table>"
+            f"{account}{notes}</div>"
+        )
+
+
+def _service_names(moto: bool) -> tuple[str, ...]:
+    return tuple(s.name for s in SERVICES if s.moto == moto)
+
+
+def _apply_env(values: dict[str, str], emulator: bool) -> None:
+    """Set the SDK settings for this backend and forget the ones a previous connect() set."""
+    for name in os.environ.get(MANAGED, "").split(","):
+        if name and name not in values:
+            os.environ.pop(name, None)
+    if emulator:
+        for name in _CONFLICTING:
+            os.environ.pop(name, None)
+    os.environ.update(values)
+    os.environ[MANAGED] = ",".join(sorted(values))
+
+
+def connect(
+    backend: str | None = None,
+    *,
+    lesson: str | None = None,
+    allow_real_aws: bool = False,
+    show: bool = True,
+) -> Lab:
+    """Start or join the backend, point boto3 at it, and show a banner.
+
+    ``backend``: ``embedded`` (default), ``localstack`` or ``aws``; see
+    ``labkit.config`` for the full order of precedence. ``lesson`` names the
+    ``labkit:lesson`` tag put on what the lesson creates. Real AWS needs
+    ``allow_real_aws=True`` or ``LABKIT_ALLOW_REAL_AWS=1``.
+    """
+    name = config.resolve_backend(backend)
+    region = config.region()
+    if name == "embedded":
+        state, started = embedded.ensure_running()
+        env = {**embedded.endpoints(state), **DUMMY_CREDENTIALS}
+        routes = [
+            Route(f"MiniStack {state.ministack.version}", state.ministack.url, _service_names(moto=False)),
+            Route(f"moto {state.moto.version}", state.moto.url, _service_names(moto=True)),
+        ]
+        notes = [
+            ("started the local servers" if started else "joined the running local servers")
+            + "; dummy credentials; nothing leaves this machine"
+        ]
+    elif name == "localstack":
+        doc = localstack.require_running()
+        env = {**localstack.endpoints(), **DUMMY_CREDENTIALS}
+        routes = [Route(f"LocalStack {doc.get('version', '?')}", config.localstack_url(), ("every service",))]
+        notes = ["dummy credentials; LocalStack's community edition lacks some services (labkit status lists them)"]
+    else:
+        aws.guard(allow_real_aws)
+        region = os.environ.get("LABKIT_REGION") or aws.sdk_region() or config.region()
+        _apply_env({"AWS_REGION": region, "AWS_DEFAULT_REGION": region}, emulator=False)
+        who = aws.identify(region)
+        lab = Lab(
+            "aws",
+            region,
+            [Route("Amazon Web Services", f"{region} (real)", ("every service",))],
+            lesson=lesson,
+            account=who["account"],
+            principal=who["principal"],
+            notes=[
+                "REAL AWS: what the lessons create costs money. Everything is tagged "
+                f"{aws.TAG_KEY}={lesson or 'unnamed'}; run each lesson's clean-up cell when done."
+            ],
+        )
+        _show(lab, show)
+        return lab
+    _apply_env({**env, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}, emulator=True)
+    lab = Lab(name, region, routes, lesson=lesson, notes=notes)
+    _show(lab, show)
+    return lab
+
+
+def _show(lab: Lab, show: bool) -> None:
+    if not show:
+        return
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    if shell is not None:
+        from IPython.display import display
+
+        display(lab)
+    else:
+        print(lab)
