@@ -4,6 +4,7 @@
 at the chosen backend and shows a banner. Importing labkit starts nothing.
 """
 
+from labkit import checks
 from labkit.errors import (
     BackendFailedToStart,
     BackendNotInstalled,
@@ -31,5 +32,6 @@ __all__ = [
     "RealAWSNotAllowed",
     "UnknownBackend",
     "__version__",
+    "checks",
     "connect",
 ]

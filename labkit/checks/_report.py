@@ -1,0 +1,47 @@
+"""How every check reports: one line, ✓ or a hint, and never an exception."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import botocore.exceptions
+
+
+@dataclass(frozen=True)
+class Result:
+    """A check's verdict. It is truthy when the exercise passes; its line is printed once, when made."""
+
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def _ipython_display_(self) -> None:
+        pass  # already printed; showing `True` under it would only add noise
+
+
+def passed(message: str) -> Result:
+    print(f"✓ {message}")
+    return Result(True, message)
+
+
+def hint(message: str) -> Result:
+    print(f"✗ not yet: {message}")
+    return Result(False, message)
+
+
+def check(func):
+    """Turn any error inside a check into a hint, so the notebook keeps running."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs) -> Result:
+        try:
+            return func(*args, **kwargs)
+        except botocore.exceptions.ClientError as err:
+            return hint(f"the backend said {err.response.get('Error', {}).get('Code', 'error')}: {err}")
+        except Exception as err:  # a check must never stop the notebook
+            return hint(f"{type(err).__name__}: {err}")
+
+    return wrapper
