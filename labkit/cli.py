@@ -61,13 +61,13 @@ def _env_values(name: str) -> dict[str, str]:
 def _cmd_env(args: argparse.Namespace) -> int:
     name = config.resolve_backend(args.backend)
     values = _env_values(name)
-    print(f"# labkit backend {name}: eval \"$(labkit env)\" points boto3 and the AWS CLI v2 here")
+    print(f'# labkit backend {name}: eval "$(labkit env)" points boto3 and the AWS CLI v2 here')
     if name != "aws":
         print("unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN")
     for key, value in sorted(values.items()):
         print(f"export {key}={shlex.quote(value)}")
     if "AWS_ENDPOINT_URL" in values:
-        print("# the AWS CLI v1 ignores these: pass --endpoint-url \"$AWS_ENDPOINT_URL\" (ec2: $AWS_ENDPOINT_URL_EC2)")
+        print('# the AWS CLI v1 ignores these: pass --endpoint-url "$AWS_ENDPOINT_URL" (ec2: $AWS_ENDPOINT_URL_EC2)')
     return 0
 
 
@@ -92,7 +92,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print("  routes:")
         for service in SERVICES:
             server = state.moto if service.moto else state.ministack
-            print(f"    {service.name:<18} {server.name:<9} {server.url}  ({service.endpoint_env if service.moto else 'AWS_ENDPOINT_URL'})")
+            setting = service.endpoint_env if service.moto else "AWS_ENDPOINT_URL"
+            print(f"    {service.name:<18} {server.name:<9} {server.url}  ({setting})")
         print(
             "  filled in by labkit where the emulator lacks it: AWS/SQS metrics, alarm → Auto Scaling, "
             "DLQ redrive (see each lesson's 'emulator vs AWS' box)"
@@ -137,14 +138,18 @@ def _doctor_checks() -> list[tuple[bool | None, str]]:
     try:
         python = embedded.server_python()
         versions = embedded.installed_versions(python)
-        checks.append((True, "embedded servers installed: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
+        checks.append(
+            (True, "embedded servers installed: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+        )
     except LabkitError as err:
         checks.append((False, str(err)))
     state = embedded.read_state()
     ours = {s.port for s in state.servers if embedded.is_alive(s)} if state else set()
     for variable, port in (("LABKIT_PORT", config.ministack_port()), ("LABKIT_MOTO_PORT", config.moto_port())):
         if port == 0 or port in ours:
-            checks.append((True, f"port {port or 'any'} ({variable}) " + ("is labkit's" if port else "chosen at start")))
+            checks.append(
+                (True, f"port {port or 'any'} ({variable}) " + ("is labkit's" if port else "chosen at start"))
+            )
         elif embedded.port_is_free(port):
             checks.append((True, f"port {port} ({variable}) is free"))
         else:
@@ -158,17 +163,33 @@ def _doctor_checks() -> list[tuple[bool | None, str]]:
         checks.append((None, "no docker command: the localstack backend needs Docker (the embedded one does not)"))
     else:
         engine = subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
-        checks.append((None, "Docker engine running" if engine else "docker CLI found but no engine: LocalStack cannot start here"))
+        checks.append(
+            (
+                None,
+                "Docker engine running" if engine else "docker CLI found but no engine: LocalStack cannot start here",
+            )
+        )
     image = os.environ.get("LOCALSTACK_IMAGE", "localstack/localstack:4.14")
     token = bool(os.environ.get("LOCALSTACK_AUTH_TOKEN"))
     if image.endswith(":4.14") or token:
         checks.append((None, f"LocalStack image {image}" + (", auth token set" if token else ", no auth token needed")))
     else:
-        checks.append((False, f"LocalStack image {image} needs LOCALSTACK_AUTH_TOKEN: set it, or unset LOCALSTACK_IMAGE"))
+        checks.append(
+            (False, f"LocalStack image {image} needs LOCALSTACK_AUTH_TOKEN: set it, or unset LOCALSTACK_IMAGE")
+        )
     doc = localstack.health(timeout=0.5)
-    checks.append((None, f"LocalStack answering at {config.localstack_url()}" if doc else "LocalStack not running (fine unless you chose it)"))
+    checks.append(
+        (
+            None,
+            f"LocalStack answering at {config.localstack_url()}"
+            if doc
+            else "LocalStack not running (fine unless you chose it)",
+        )
+    )
     allowed = config.real_aws_allowed()
-    checks.append((None, "real AWS allowed (LABKIT_ALLOW_REAL_AWS=1)" if allowed else "real AWS not allowed (the default)"))
+    checks.append(
+        (None, "real AWS allowed (LABKIT_ALLOW_REAL_AWS=1)" if allowed else "real AWS not allowed (the default)")
+    )
     return checks
 
 

@@ -55,4 +55,3 @@ class RealAWSNotAllowed(LabkitError):
 
 class NoCredentials(LabkitError):
     pass
-

@@ -29,6 +29,7 @@ _SERVICE_IDS = {
     "autoscaling": "Auto Scaling",
     "elasticbeanstalk": "Elastic Beanstalk",
     "logs": "CloudWatch Logs",
+    "route53": "Route 53",
 }
 
 SERVICES: tuple[Service, ...] = (

@@ -81,8 +81,9 @@ class ServiceTour:
 
     def _repr_html_(self) -> str:
         body = "".join(
-            f"<tr><td>{'✅' if r.ok else '❌'}</td><td>{html.escape(r.category)}</td><td><b>{html.escape(r.service)}</b></td>"
-            f"<td><code>{html.escape(r.endpoint)}</code></td><td>{html.escape(r.answer)}</td><td>{r.ms:.0f} ms</td></tr>"
+            f"<tr><td>{'✅' if r.ok else '❌'}</td><td>{html.escape(r.category)}</td>"
+            f"<td><b>{html.escape(r.service)}</b></td><td><code>{html.escape(r.endpoint)}</code></td>"
+            f"<td>{html.escape(r.answer)}</td><td>{r.ms:.0f} ms</td></tr>"
             for r in self.rows
         )
         return (

@@ -226,9 +226,7 @@ def _start() -> State:
         "moto": _choose_port(config.moto_port(), "LABKIT_MOTO_PORT"),
     }
     procs = {name: _spawn(python, name, port, home / f"{name}.log") for name, port in ports.items()}
-    servers = {
-        name: Server(name, proc.pid, ports[name], versions.get(name, "?")) for name, proc in procs.items()
-    }
+    servers = {name: Server(name, proc.pid, ports[name], versions.get(name, "?")) for name, proc in procs.items()}
     deadline = time.monotonic() + START_TIMEOUT
     waiting = set(servers)
     while waiting:

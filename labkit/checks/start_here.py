@@ -19,7 +19,9 @@ def first_queue(queue_name: str | None) -> Result:
         return hint(f"there is no queue named {queue_name!r}: create it with sqs.create_queue(QueueName=...)")
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
     if int(attrs["ApproximateNumberOfMessages"]) == 0:
-        return hint(f"{queue_name} is empty: send it a message with sqs.send_message(QueueUrl=..., MessageBody='hello')")
+        return hint(
+            f"{queue_name} is empty: send it a message with sqs.send_message(QueueUrl=..., MessageBody='hello')"
+        )
     # Look without consuming: a zero visibility timeout leaves the message visible for the learner.
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
     if not any(m["Body"] == "hello" for m in messages):

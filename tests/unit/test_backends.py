@@ -1,0 +1,161 @@
+"""The real-AWS guard, LocalStack detection and the CLI's one-line errors."""
+
+import http.server
+import json
+import os
+import threading
+
+import boto3
+import pytest
+from moto import mock_aws
+
+import labkit
+from labkit import cli
+from labkit.backends import aws, localstack
+from labkit.errors import BackendNotRunning, LocalStackAuthRequired, NoCredentials, RealAWSNotAllowed
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No AWS settings from the machine, and whatever connect() sets is undone afterwards."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "LABKIT_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    before = dict(os.environ)
+    yield
+    for name in set(os.environ) - set(before):
+        del os.environ[name]
+
+
+def test_real_aws_refused_by_default(clean_env):
+    with pytest.raises(RealAWSNotAllowed, match="LABKIT_ALLOW_REAL_AWS=1"):
+        labkit.connect("aws", show=False)
+    assert not any(name.startswith("AWS_ENDPOINT_URL") for name in os.environ)
+
+
+def test_real_aws_refused_even_when_chosen_by_environment(clean_env, monkeypatch):
+    monkeypatch.setenv("LABKIT_BACKEND", "aws")
+    monkeypatch.setenv("LABKIT_ALLOW_REAL_AWS", "true")  # only "1" counts
+    with pytest.raises(RealAWSNotAllowed):
+        labkit.connect(show=False)
+
+
+def test_allowed_but_no_credentials(clean_env, monkeypatch):
+    monkeypatch.setenv("LABKIT_ALLOW_REAL_AWS", "1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    with pytest.raises(NoCredentials, match="aws configure"):
+        labkit.connect("aws", show=False)
+
+
+def test_allowed_shows_masked_account_and_region(clean_env, monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    with mock_aws():
+        lab = labkit.connect("aws", allow_real_aws=True, lesson="00-start-here", show=False)
+    text = str(lab) + lab._repr_html_()
+    assert lab.backend == "aws" and lab.region == "eu-west-1"
+    assert lab.account == "••••••••9012" and "123456789012" not in text
+    assert "REAL AWS" in text and "labkit:lesson=00-start-here" in text
+
+
+def test_switching_to_real_aws_removes_emulator_settings(clean_env, monkeypatch):
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+            "AWS_ENDPOINT_URL_EC2": "http://127.0.0.1:2",
+            "LABKIT_MANAGED_ENV": "AWS_ENDPOINT_URL,AWS_ENDPOINT_URL_EC2",
+        }
+    )
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    with mock_aws():
+        labkit.connect("aws", allow_real_aws=True, show=False)
+    assert "AWS_ENDPOINT_URL" not in os.environ and "AWS_ENDPOINT_URL_EC2" not in os.environ
+
+
+def test_mask_account():
+    assert aws.mask_account("123456789012") == "••••••••9012"
+
+
+class _FakeLocalStack(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"version": "4.14.0", "services": {"sqs": "running"}}).encode()
+        self.send_response(200 if self.path == "/_localstack/health" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_localstack(monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeLocalStack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+def test_localstack_answering(clean_env, monkeypatch, fake_localstack):
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", fake_localstack)
+    lab = labkit.connect("localstack", show=False)
+    assert "LocalStack 4.14.0" in str(lab)
+    assert boto3.client("sqs").meta.endpoint_url == fake_localstack
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "test"
+
+
+def test_localstack_not_running(clean_env, monkeypatch, unused_port):
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", f"http://127.0.0.1:{unused_port}")
+    monkeypatch.setattr(localstack, "container_exit_code", lambda: None)
+    with pytest.raises(BackendNotRunning, match="docker compose up -d"):
+        labkit.connect("localstack", show=False)
+
+
+def test_localstack_asking_for_an_auth_token(clean_env, monkeypatch, unused_port):
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", f"http://127.0.0.1:{unused_port}")
+    monkeypatch.setattr(localstack, "container_exit_code", lambda: localstack.AUTH_EXIT_CODE)
+    with pytest.raises(LocalStackAuthRequired, match="LOCALSTACK_AUTH_TOKEN"):
+        labkit.connect("localstack", show=False)
+
+
+@pytest.fixture
+def unused_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["env", "--backend", "nosuch"], "unknown backend 'nosuch'"),
+        (["env"], "not running: start it with `labkit up`"),
+        (["up", "--backend", "aws"], "real AWS is not allowed"),
+    ],
+)
+def test_cli_errors_are_one_line(clean_env, capsys, argv, expected):
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+
+
+def test_cli_up_env_down(clean_env, monkeypatch, capsys):
+    monkeypatch.setenv("LABKIT_PORT", "0")
+    monkeypatch.setenv("LABKIT_MOTO_PORT", "0")
+    try:
+        assert cli.main(["up"]) == 0
+        assert cli.main(["env"]) == 0
+        out = capsys.readouterr().out
+        assert "export AWS_ENDPOINT_URL=http://127.0.0.1:" in out and "export AWS_ENDPOINT_URL_EC2=" in out
+        assert cli.main(["status"]) == 0
+        assert "answering" in capsys.readouterr().out
+    finally:
+        assert cli.main(["down"]) == 0
+    assert "stopped ministack and moto" in capsys.readouterr().out
