@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make lab` and `make test`.
-# Everything else here is what those two call.
+# Everything else here is what those two call. The two environments install in parallel.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,13 +8,15 @@ PIP    := --quiet --disable-pip-version-check
 
 .PHONY: lab test setup setup-dev lint format bench up down clean
 
-lab: setup                          ## set up, start the emulator, open JupyterLab on notebooks/
+lab:                                ## set up, start the emulator, open JupyterLab on notebooks/
+	@$(MAKE) --no-print-directory -j2 setup
 	$(VENV)/bin/labkit up
-	@echo "Opening JupyterLab on notebooks/ (http://127.0.0.1:8888/lab; the token link is printed below)."
+	@echo "Opening JupyterLab on notebooks/: open the http://127.0.0.1:... link printed below, then 00-start-here."
 	@echo "Stop: Ctrl-C here stops JupyterLab; 'make down' stops the AWS emulator."
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=8888 --ServerApp.root_dir=notebooks
 
-test: setup-dev                     ## lint, unit tests, then every notebook under nbval
+test:                               ## lint, unit and parity tests, then every notebook under nbval
+	@$(MAKE) --no-print-directory -j2 setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
