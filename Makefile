@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 SERVER := .venv-server
 PIP    := --quiet --disable-pip-version-check
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test setup setup-dev lint format bench up down clean
 
@@ -13,7 +15,7 @@ lab:                                ## set up, start the emulator, open JupyterL
 	$(VENV)/bin/labkit up
 	@echo "Opening JupyterLab on notebooks/: open the http://127.0.0.1:... link printed below, then 00-start-here."
 	@echo "Stop: Ctrl-C here stops JupyterLab; 'make down' stops the AWS emulator."
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=8888 --ServerApp.root_dir=notebooks
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=8888 --ServerApp.root_dir=notebooks $(AS_ROOT)
 
 test:                               ## lint, unit and parity tests, then every notebook under nbval
 	@$(MAKE) --no-print-directory -j2 setup-dev
