@@ -135,9 +135,15 @@ class SimResult:
 
     @property
     def wait_s(self) -> np.ndarray:
-        """Estimated wait of a message arriving now: backlog ÷ the fleet's current processing rate."""
-        rate = np.maximum(self.running * self.config.per_instance_rate, 1e-9)
-        return np.minimum((self.visible + self.in_flight) / rate, 24 * 3600)
+        """Seconds a message arriving at each second waits until it is processed, first in, first out.
+
+        It is the time until the cumulative count processed catches up with the cumulative count
+        arrived; a message still queued at the end counts as waiting until the end.
+        """
+        arrived = np.cumsum(self.arrived)
+        processed = np.cumsum(self.processed)
+        done_at = np.searchsorted(processed, arrived - 1e-6)
+        return (done_at - np.arange(len(arrived))).clip(min=0).astype(float)
 
     @property
     def left_in_queue(self) -> float:

@@ -7,6 +7,7 @@ a reused matplotlib figure into a ``widgets.Image`` on every change.
 
 from __future__ import annotations
 
+import html
 import io
 from dataclasses import dataclass, field, replace
 
@@ -65,7 +66,16 @@ class SimulatorState:
 
 
 class DayChart:
-    """A reusable three-panel figure of a simulated day (queue, fleet, wait), rendered to PNG."""
+    """A three-panel figure of a simulated day (queue, fleet, wait), redrawn fast enough for a slider.
+
+    The axes have fixed limits (symmetric-log scales for the queue and the wait, which span
+    several orders of magnitude), so the frame, ticks and labels are rendered once; a redraw
+    only restores that background and draws the changed lines on it (blitting).
+    """
+
+    QUEUE_MAX = 2_000_000  # messages
+    WAIT_MAX = 24 * 60  # minutes
+    FLEET_MAX = 21
 
     def __init__(self, width: float = 9.0, height: float = 5.6):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -73,58 +83,74 @@ class DayChart:
 
         self.fig = Figure(figsize=(width, height), dpi=80)
         self.canvas = FigureCanvasAgg(self.fig)
-        self.title = self.fig.suptitle("", fontsize="medium")
         self.ax_queue, self.ax_fleet, self.ax_wait = self.fig.subplots(3, 1, sharex=True)
-        hours = np.arange(24 * 60) / 60
-        self.hours = hours
-        (self.visible,) = self.ax_queue.plot(hours, hours * 0, color="tab:red", label="visible")
-        (self.in_flight,) = self.ax_queue.plot(hours, hours * 0, color="tab:orange", label="in flight")
-        self.high = self.ax_queue.axhline(1000, color="grey", linestyle="--", linewidth=0.8)
-        self.low = self.ax_queue.axhline(100, color="grey", linestyle=":", linewidth=0.8)
+        self.hours = np.arange(24 * 60) / 60
+        # Colours are named in the titles: legends would cost more than the lines.
+        self.ax_queue.set_title(
+            "queue: visible (red), in flight (orange); thresholds dashed", fontsize="small", loc="left"
+        )
+        self.ax_queue.set_yscale("symlog", linthresh=10)
+        self.ax_queue.set_ylim(0, self.QUEUE_MAX)
         self.ax_queue.set_ylabel("messages")
-        self.ax_queue.legend(loc="upper right", fontsize="small")
-        (self.running,) = self.ax_fleet.step(hours, hours * 0, color="tab:blue", where="post", label="running")
-        (self.booting,) = self.ax_fleet.step(hours, hours * 0, color="tab:cyan", where="post", label="booting")
+        self.ax_fleet.set_title("fleet: running (blue), booting (cyan)", fontsize="small", loc="left")
+        self.ax_fleet.set_ylim(0, self.FLEET_MAX)
         self.ax_fleet.set_ylabel("instances")
-        self.ax_fleet.legend(loc="upper right", fontsize="small")
-        (self.wait,) = self.ax_wait.plot(hours, hours * 0, color="tab:purple")
-        self.ax_wait.set_ylabel("wait (min)")
+        self.ax_wait.set_title("wait of a message arriving then", fontsize="small", loc="left")
+        self.ax_wait.set_yscale("symlog", linthresh=1)
+        self.ax_wait.set_ylim(0, self.WAIT_MAX)
+        self.ax_wait.set_ylabel("minutes")
         self.ax_wait.set_xlabel("hour of the simulated day")
         self.ax_wait.set_xlim(0, 24)
-        self.fig.tight_layout(rect=(0, 0, 1, 0.95))
+        self.ax_wait.set_xticks(range(0, 25, 3))
+
+        def line(ax, colour, **style):
+            return ax.plot([], [], color=colour, animated=True, **style)[0]
+
+        self.lines = {
+            "visible": line(self.ax_queue, "tab:red"),
+            "in_flight": line(self.ax_queue, "tab:orange"),
+            "high": line(self.ax_queue, "grey", linestyle="--", linewidth=0.8),
+            "low": line(self.ax_queue, "grey", linestyle=":", linewidth=0.8),
+            "running": line(self.ax_fleet, "tab:blue", drawstyle="steps-post"),
+            "booting": line(self.ax_fleet, "tab:cyan", drawstyle="steps-post"),
+            "wait": line(self.ax_wait, "tab:purple"),
+        }
+        self.fig.tight_layout()
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
     def draw(self, result: SimResult) -> bytes:
-        """Update the lines in place (per-minute maxima, so spikes stay visible) and return PNG bytes."""
+        """Set the lines (per-minute maxima, so spikes stay visible) and return PNG bytes."""
         n = len(result.visible) // MINUTE * MINUTE
 
         def per_minute(values):
             return np.asarray(values[:n], dtype=float).reshape(-1, MINUTE).max(axis=1)
 
         hours = self.hours[: n // MINUTE]
-        visible, in_flight = per_minute(result.visible), per_minute(result.in_flight)
-        self.visible.set_data(hours, visible)
-        self.in_flight.set_data(hours, in_flight)
         rule = result.config.rule
-        for line, value in ((self.high, getattr(rule, "high", None)), (self.low, getattr(rule, "low", None))):
-            line.set_visible(value is not None)
-            if value is not None:
-                line.set_ydata([value, value])
-        self.ax_queue.set_ylim(0, max(visible.max(), in_flight.max(), 1100) * 1.08)
-        running, booting = per_minute(result.running), per_minute(result.booting)
-        self.running.set_data(hours, running)
-        self.booting.set_data(hours, booting)
-        self.ax_fleet.set_ylim(0, result.config.max_size + 1)
-        wait = per_minute(result.wait_s) / 60
-        self.wait.set_data(hours, wait)
-        self.ax_wait.set_ylim(0, max(wait.max(), 1) * 1.1)
-        self.title.set_text(rule.describe())
+        series = {
+            "visible": per_minute(result.visible),
+            "in_flight": per_minute(result.in_flight),
+            "running": per_minute(result.running),
+            "booting": per_minute(result.booting),
+            "wait": per_minute(result.wait_s) / 60,
+        }
+        for name, values in series.items():
+            self.lines[name].set_data(hours, values)
+        for name in ("high", "low"):
+            value = getattr(rule, name, None)
+            self.lines[name].set_data([0, 24], [value, value]) if value is not None else self.lines[name].set_data(
+                [], []
+            )
         return self.png()
 
     def png(self) -> bytes:
-        """Render the figure; Pillow's fastest PNG setting keeps a redraw well under 100 ms."""
+        """Blit the lines onto the saved background and encode with Pillow's fastest PNG setting."""
         from PIL import Image
 
-        self.canvas.draw()
+        self.canvas.restore_region(self.background)
+        for line in self.lines.values():
+            line.axes.draw_artist(line)
         image = Image.frombuffer("RGBA", self.canvas.get_width_height(), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buffer = io.BytesIO()
         image.save(buffer, format="png", compress_level=1)
@@ -186,11 +212,11 @@ class SimulatorView:
         result = self.state.run(**changes)
         self.image.value = self.chart.draw(result)
         line = result.summary()
-        self.summary.value = f"<b>{line}</b>"
+        self.summary.value = f"<b>{html.escape(result.config.rule.describe())}</b><br>{html.escape(line)}"
         return line
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
         display(self.widget)
-        print(self.summary.value.removeprefix("<b>").removesuffix("</b>"))
+        print(self.state.result.summary())

@@ -101,3 +101,11 @@ def test_arrival_patterns():
     assert wave[3 * 3600] == pytest.approx(10) and wave[15 * 3600] == pytest.approx(110)
     with pytest.raises(ValueError, match="steady, spike or daily"):
         arrivals("weekly")
+
+
+def test_wait_is_first_in_first_out():
+    # 10 messages at second 0, one instance clearing 5 per second: the last of them is done during second 1
+    config = SimConfig(slots=5, job_seconds=1, duration_s=5, boot_s=0)
+    result = simulate(config, arrival=np.array([10.0, 0, 0, 0, 0]))
+    assert result.processed.tolist() == [5, 5, 0, 0, 0]
+    assert result.wait_s[0] == 1

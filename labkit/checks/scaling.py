@@ -1,0 +1,53 @@
+"""Checks for 07-scaling-with-cloudwatch."""
+
+from __future__ import annotations
+
+import boto3
+
+from labkit.checks._report import Result, check, hint, passed
+from labkit.sim import SimConfig, StepRule, simulate
+
+MAX_WAIT_MIN = 3.0
+MAX_INSTANCE_HOURS = 42.0
+
+
+@check
+def tuned_rule(rule: StepRule, cooldown_s: int) -> Result:
+    """Re-simulate the spike day with the learner's rule: worst wait under 3 min within 42 instance-hours."""
+    if not isinstance(rule, StepRule):
+        return hint("my_rule should be a StepRule(high=..., scale_out=..., low=..., scale_in=...)")
+    result = simulate(SimConfig(rule=rule, pattern="spike", cooldown_s=int(cooldown_s)))
+    wait, hours = result.wait_s.max() / 60, result.instance_hours
+    if wait >= MAX_WAIT_MIN:
+        return hint(
+            f"the worst wait is {wait:.1f} min (goal: under {MAX_WAIT_MIN:g}); add more instances per step, "
+            "or shorten the cooldown so the next step comes sooner"
+        )
+    if hours > MAX_INSTANCE_HOURS:
+        return hint(
+            f"{hours:.1f} instance-hours is over the budget of {MAX_INSTANCE_HOURS:g}: scale in sooner or by more"
+        )
+    return passed(f"worst wait {wait:.1f} min with {hours:.1f} instance-hours")
+
+
+@check
+def step_policy(group: str, policy_name: str) -> Result:
+    """The group has a step policy: +5 for 0–2000 above the threshold, +8 from 2000 up."""
+    policies = boto3.client("autoscaling").describe_policies(AutoScalingGroupName=group, PolicyNames=[policy_name])
+    found = policies["ScalingPolicies"]
+    if not found:
+        return hint(f"no policy named {policy_name!r} on {group}: create it with put_scaling_policy")
+    policy = found[0]
+    if policy.get("PolicyType") != "StepScaling":
+        return hint(f"{policy_name} is a {policy.get('PolicyType')} policy: use PolicyType='StepScaling'")
+    steps = sorted(
+        (
+            (s.get("MetricIntervalLowerBound"), s.get("MetricIntervalUpperBound"), s["ScalingAdjustment"])
+            for s in policy.get("StepAdjustments", [])
+        ),
+        key=lambda s: s[0] if s[0] is not None else float("-inf"),
+    )
+    wanted = [(0.0, 2000.0, 5), (2000.0, None, 8)]
+    if [(lo, hi, adj) for lo, hi, adj in steps] != wanted:
+        return hint(f"the steps are {steps}; expected {wanted} as (lower bound, upper bound, adjustment)")
+    return passed(f"{policy_name}: +5 from 0 to 2,000 above the threshold, +8 beyond")
