@@ -1,8 +1,14 @@
-"""How every check reports: one line, ✓ or a hint, and never an exception."""
+"""How every check reports: one line, ✓ or a hint, and never an exception.
+
+The one exception to "never": the test suite runs the *solved* lessons with
+``LABKIT_CHECKS_MUST_PASS=1``, and there a hint fails the cell, so a lesson
+whose solution stops passing its own check cannot go unnoticed.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 
 import botocore.exceptions
@@ -27,8 +33,14 @@ def passed(message: str) -> Result:
     return Result(True, message)
 
 
+class CheckFailed(AssertionError):
+    """Raised instead of returning a hint, only when LABKIT_CHECKS_MUST_PASS=1 (the test suite)."""
+
+
 def hint(message: str) -> Result:
     print(f"✗ not yet: {message}")
+    if os.environ.get("LABKIT_CHECKS_MUST_PASS") == "1":
+        raise CheckFailed(message)
     return Result(False, message)
 
 
@@ -39,6 +51,8 @@ def check(func):
     def wrapper(*args, **kwargs) -> Result:
         try:
             return func(*args, **kwargs)
+        except CheckFailed:
+            raise
         except botocore.exceptions.ClientError as err:
             return hint(f"the backend said {err.response.get('Error', {}).get('Code', 'error')}: {err}")
         except Exception as err:  # a check must never stop the notebook
