@@ -2,7 +2,8 @@
 
 from labkit.scaling.bridge import AlarmBridge
 from labkit.scaling.fleet import Fleet
+from labkit.scaling.groups import ManagedGroup, SelfRunGroup
 from labkit.scaling.history import PressureHistory
 from labkit.scaling.live import LiveRun
 
-__all__ = ["AlarmBridge", "Fleet", "LiveRun", "PressureHistory"]
+__all__ = ["AlarmBridge", "Fleet", "LiveRun", "ManagedGroup", "PressureHistory", "SelfRunGroup"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import boto3
 import botocore.exceptions
 
+from labkit.scaling.groups import ManagedGroup, SelfRunGroup, as_group
 from labkit.scaling.policy import adjustment, breach_from_reason, new_capacity
 
 
@@ -39,15 +40,22 @@ class Action:
 class AlarmBridge:
     """Apply scaling policies when their alarms fire, as AWS would (``policies``: alarm name → policy name)."""
 
-    def __init__(self, group: str, topic_arn: str, policies: dict[str, str], *, period_s: float, inbox_name: str):
-        self.group = group
+    def __init__(
+        self,
+        group: str | ManagedGroup | SelfRunGroup,
+        topic_arn: str,
+        policies: dict[str, str],
+        *,
+        period_s: float,
+        inbox_name: str,
+    ):
+        self.group = as_group(group)
         self.topic_arn = topic_arn
         self.policies = policies
         self.period_s = period_s
         self.inbox_name = inbox_name
         self.actions: list[Action] = []
         self._sqs = boto3.client("sqs")
-        self._autoscaling = boto3.client("autoscaling")
         self._cloudwatch = boto3.client("cloudwatch")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -119,12 +127,8 @@ class AlarmBridge:
         now = time.monotonic()
         self._last_repeat[alarm] = now
         name = self.policies[alarm]
-        policy = self._autoscaling.describe_policies(AutoScalingGroupName=self.group, PolicyNames=[name])[
-            "ScalingPolicies"
-        ][0]
-        group = self._autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[self.group])["AutoScalingGroups"][
-            0
-        ]
+        policy = self.group.policy(name)
+        group = self.group.describe()
         # A policy's own cooldown wins (even 0); without one, the group's default applies.
         cooldown = policy["Cooldown"] if policy.get("Cooldown") is not None else group.get("DefaultCooldown", 300)
         if now - self._last_action < cooldown:
@@ -134,7 +138,7 @@ class AlarmBridge:
         new = new_capacity(kind, change, old, group["MinSize"], group["MaxSize"])
         if new == old:
             return None
-        self._autoscaling.set_desired_capacity(AutoScalingGroupName=self.group, DesiredCapacity=new)
+        self.group.set_desired_capacity(new)
         self._last_action = now
         sign = f"{change:+d}" if kind == "ChangeInCapacity" else f"{kind} {change}"
         action = Action(round(now - self._t0, 1), alarm, name, old, new, f"{why}; AWS would execute {name} ({sign})")

@@ -18,11 +18,13 @@ import time
 import boto3
 import botocore.exceptions
 
+from labkit.scaling.groups import ManagedGroup, SelfRunGroup, as_group
+
 
 class Fleet:
     def __init__(
         self,
-        group: str,
+        group: str | ManagedGroup | SelfRunGroup,
         queue_url: str,
         tally,
         *,
@@ -30,7 +32,7 @@ class Fleet:
         boot_s: float = 2.0,
         visibility_timeout: int = 30,
     ):
-        self.group = group
+        self.group = as_group(group)
         self.queue_url = queue_url
         self.tally = tally
         self.seconds_per_message = seconds_per_message
@@ -42,17 +44,11 @@ class Fleet:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._autoscaling = boto3.client("autoscaling")
 
     @property
     def per_instance_rate(self) -> float:
         """Messages one worker clears per second, ignoring the time the API calls take."""
         return 1 / self.seconds_per_message
-
-    def in_service(self) -> list[str]:
-        group = self._autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[self.group])
-        instances = group["AutoScalingGroups"][0]["Instances"]
-        return sorted(i["InstanceId"] for i in instances if i["LifecycleState"] == "InService")
 
     def start(self) -> Fleet:
         thread = threading.Thread(target=self._supervise, daemon=True, name="labkit-fleet")
@@ -75,7 +71,7 @@ class Fleet:
     def _supervise(self) -> None:
         while not self._stop.is_set():
             try:
-                current = set(self.in_service())
+                current = set(self.group.in_service())
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
                 current = set(self.workers) | set(self.booting)
             now = time.monotonic()

@@ -77,7 +77,7 @@ class LiveRun:
         self.fleet.stop()
 
     def _sample_loop(self) -> None:
-        sqs, cloudwatch, autoscaling = boto3.client("sqs"), boto3.client("cloudwatch"), boto3.client("autoscaling")
+        sqs, cloudwatch = boto3.client("sqs"), boto3.client("cloudwatch")
         while not self._stop.is_set():
             try:
                 visible, in_flight = depth(sqs, self.queue_url)
@@ -85,7 +85,7 @@ class LiveRun:
                     a["AlarmName"]: a["StateValue"]
                     for a in cloudwatch.describe_alarms(AlarmNames=self.alarms)["MetricAlarms"]
                 }
-                group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[self.fleet.group])
+                desired = self.fleet.group.describe()["DesiredCapacity"]
                 working, booting = self.fleet.counts()
                 self.history.add(
                     round(time.monotonic() - self._t0, 1),
@@ -93,7 +93,7 @@ class LiveRun:
                     in_flight,
                     working,
                     booting,
-                    group["AutoScalingGroups"][0]["DesiredCapacity"],
+                    desired,
                     states,
                     self.fleet.processed,
                 )

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from labkit.queues import Tally
-from labkit.scaling import AlarmBridge, Fleet
+from labkit.scaling import AlarmBridge, Fleet, SelfRunGroup
 from labkit.scaling.policy import adjustment, breach_from_reason, new_capacity
 
 STEPS = {
@@ -149,3 +149,26 @@ def test_fleet_runs_one_consumer_per_instance_and_accounts_for_every_message(gro
         fleet.stop()
     report = tally.reconcile(sqs, {"work": queue_url})
     assert report.ok and report.processed == 200 and report.processed_twice == 0
+
+
+def test_self_run_group_stands_in_for_auto_scaling(embedded_lab):
+    """Where a backend has no Auto Scaling, the same bridge and fleet drive labkit's own group."""
+    group = SelfRunGroup(
+        "no-asg",
+        min_size=1,
+        max_size=4,
+        desired=1,
+        policies={"out": {"AdjustmentType": "ChangeInCapacity", "ScalingAdjustment": 5, "Cooldown": 0}},
+    )
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="self-run-work")["QueueUrl"]
+    fleet = Fleet(group, queue_url, Tally(), seconds_per_message=0.001, boot_s=0).start()
+    bridge = AlarmBridge(group, "unused-topic", {"high": "out"}, period_s=60, inbox_name="unused")
+    try:
+        assert _wait_for(lambda: fleet.counts() == (1, 0))
+        action = bridge.apply("high", 500.0, "test")
+        assert (action.old, action.new) == (1, 4)  # +5 capped at max_size
+        assert group.in_service() == ["self-run-1", "self-run-2", "self-run-3", "self-run-4"]
+        assert _wait_for(lambda: fleet.counts()[0] == 4)
+    finally:
+        fleet.stop()
