@@ -1,0 +1,297 @@
+"""labkit.lambdas and the lessons' handlers, in-process (moto where AWS is needed, stubs for states moto lacks)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import time
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from labkit import lambdas
+from labkit.checks._report import Result
+
+HANDLERS = Path(__file__).resolve().parents[2] / "notebooks" / "lambdas"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield
+
+
+def load_handler(name: str):
+    spec = importlib.util.spec_from_file_location(f"handler_{name}", HANDLERS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def context(request_id: str = "req-1"):
+    return SimpleNamespace(aws_request_id=request_id, get_remaining_time_in_millis=lambda: 3000)
+
+
+# --- packaging -------------------------------------------------------------------------------
+
+
+def test_zip_handler_puts_the_file_at_the_root_under_its_own_name():
+    package = lambdas.zip_handler(HANDLERS / "hello.py")
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        assert archive.namelist() == ["hello.py"]
+        assert archive.read("hello.py").decode() == (HANDLERS / "hello.py").read_text()
+        assert (archive.getinfo("hello.py").external_attr >> 16) & 0o444 == 0o444
+
+
+def test_zip_source_is_reproducible():
+    assert lambdas.zip_source("x = 1\n") == lambdas.zip_source("x = 1\n")
+    with zipfile.ZipFile(io.BytesIO(lambdas.zip_source("x = 1\n", "shout.py"))) as archive:
+        assert archive.namelist() == ["shout.py"]
+
+
+def test_zip_handler_says_which_file_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.py"):
+        lambdas.zip_handler(tmp_path / "nope.py")
+
+
+# --- waiting for a function ------------------------------------------------------------------
+
+
+class StubLambda:
+    """get_function_configuration answers from a script of states, one per call (the last repeats)."""
+
+    def __init__(self, *states):
+        self.states = list(states)
+        self.calls = 0
+
+    def get_function_configuration(self, FunctionName):
+        state = self.states[min(self.calls, len(self.states) - 1)]
+        self.calls += 1
+        return {"FunctionName": FunctionName, **state}
+
+
+def test_wait_active_returns_once_active_and_updated(capsys):
+    stub = StubLambda(
+        {"State": "Pending", "LastUpdateStatus": "InProgress"},
+        {"State": "Active", "LastUpdateStatus": "InProgress"},
+        {"State": "Active", "LastUpdateStatus": "Successful", "Timeout": 3},
+    )
+    config = lambdas.wait_active("f", client=stub)
+    assert config["Timeout"] == 3 and stub.calls == 3
+    assert "f: Active after" in capsys.readouterr().out
+
+
+def test_wait_active_explains_a_failed_function_in_one_line(monkeypatch):
+    monkeypatch.setenv("LABKIT_BACKEND", "localstack")
+    stub = StubLambda(
+        {"State": "Failed", "StateReasonCode": "InternalError", "StateReason": "Error while creating lambda: Docker"}
+    )
+    with pytest.raises(lambdas.FunctionNotRunnable) as caught:
+        lambdas.wait_active("f", client=stub)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "state Failed (InternalError" in message and "Docker" in message and "docker.sock" in message
+
+
+def test_wait_active_failed_elsewhere_has_no_docker_advice(monkeypatch):
+    monkeypatch.delenv("LABKIT_BACKEND", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    stub = StubLambda({"State": "Failed", "StateReasonCode": "InvalidZipFileException"})
+    with pytest.raises(lambdas.FunctionNotRunnable, match="InvalidZipFileException") as caught:
+        lambdas.wait_active("f", client=stub)
+    assert "docker" not in str(caught.value).lower()
+
+
+def test_wait_active_gives_up_after_its_timeout():
+    stub = StubLambda({"State": "Pending", "LastUpdateStatus": "InProgress"})
+    with pytest.raises(lambdas.FunctionNotRunnable, match="still Pending/InProgress"):
+        lambdas.wait_active("f", client=stub, timeout=0.3, quiet=True)
+
+
+def test_wait_until_returns_the_first_truthy_value_and_times_out():
+    values = iter([None, 0, "found"])
+    assert lambdas.wait_until(lambda: next(values), timeout=5, interval=0.01) == "found"
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="never"):
+        lambdas.wait_until(lambda: None, timeout=0.2, interval=0.05, desc="never")
+    assert time.monotonic() - started < 2
+
+
+# --- reading what handlers recorded ----------------------------------------------------------
+
+
+def test_parse_records_keeps_only_marked_json_lines():
+    messages = [
+        "START RequestId: 1",
+        'BATCH {"a": 1}\n',
+        "BATCH not json",
+        'BATCHY {"b": 2}',
+        'noise\nBATCH {"c": 3}',
+    ]
+    assert lambdas.parse_records(messages, "BATCH") == [{"a": 1}, {"c": 3}]
+
+
+def test_log_records_reads_every_page_in_order(aws):
+    logs = boto3.client("logs")
+    group = "/aws/lambda/recorder"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": now + i, "message": f"BATCH {json.dumps({'n': i})}"} for i in range(120)],
+    )
+    assert [r["n"] for r in lambdas.log_records("recorder", "BATCH")] == list(range(120))
+    assert lambdas.log_events("never-ran") == []
+
+
+def test_invocations_from_records_filters_by_run_and_keeps_failures():
+    records = [
+        {"request_id": "b", "start": 2.0, "end": 2.5, "messages": [{"body": "r1-002", "failed": True}]},
+        {
+            "request_id": "a",
+            "start": 1.0,
+            "end": 1.4,
+            "messages": [{"body": "r1-000", "receive_count": 2}, {"body": "other-1"}],
+        },
+        {"request_id": "c", "start": 0.5, "end": 0.6, "messages": [{"body": "other-2"}]},
+    ]
+    rows = lambdas.invocations_from_records(records, run="r1")
+    assert [r.request_id for r in rows] == ["a", "b"]
+    assert rows[0].messages == ("r1-000",) and rows[0].receive_counts == (2,)
+    assert rows[1].failed == ("r1-002",)
+
+
+# --- accounting for every message ------------------------------------------------------------
+
+
+def batch(*messages):
+    return {"messages": [{"body": b, "failed": "poison" in b} for b in messages]}
+
+
+def test_account_with_partial_batch_responses():
+    sent = ["a", "poison", "b", "c"]
+    records = [batch("a", "poison"), batch("b", "c"), batch("poison")]
+    result = lambdas.account(sent, records, ["poison"], report_failures=True)
+    assert result.all_accounted
+    assert result.counts == {"processed once": 3, "in the DLQ": 1}
+    assert result.handled_twice_or_more == ["poison"]
+    assert "✓ every message accounted for: 4 sent" in result.summary()
+
+
+def test_account_without_partial_responses_fails_the_whole_batch():
+    sent = ["a", "poison", "b"]
+    records = [batch("a", "poison"), batch("b"), batch("a", "poison")]
+    result = lambdas.account(sent, records, ["a", "poison"], report_failures=False)
+    assert result.all_accounted
+    rows = {row["body"]: row for row in result.rows}
+    assert rows["a"]["attempts"] == 2 and rows["a"]["successes"] == 0 and rows["a"]["outcome"] == "in the DLQ"
+    assert rows["b"]["outcome"] == "processed once"
+
+
+def test_account_flags_missing_and_duplicated_messages():
+    result = lambdas.account(["a", "b", "c"], [batch("a"), batch("a")], [], report_failures=True)
+    assert not result.all_accounted
+    assert {row["body"]: row["outcome"] for row in result.rows} == {
+        "a": "processed 2 times",
+        "b": "not yet processed",
+        "c": "not yet processed",
+    }
+    assert result.summary().startswith("✗")
+    assert "a " in result.table() and "handled" in result.table()
+
+
+def test_drain_bodies_and_queue_depth(aws):
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    for i in range(13):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+    assert lambdas.queue_depth(url) == 13
+    assert sorted(lambdas.drain_bodies(url)) == sorted(f"m{i}" for i in range(13))
+    assert lambdas.queue_depth(url) == 0
+
+
+# --- the lessons' handlers, called directly --------------------------------------------------
+
+
+def test_hello_handler_counts_cold_and_warm_and_reads_its_environment(monkeypatch):
+    monkeypatch.setenv("GREETING", "Bonjour")
+    hello = load_handler("hello")
+    first = hello.handler({"name": "Ada"}, context("r1"))
+    second = hello.handler({}, context("r2"))
+    assert first == {"message": "Bonjour, Ada!", "cold_start": True, "request_id": "r1"}
+    assert second["cold_start"] is False and second["message"] == "Bonjour, world!"
+    with pytest.raises(ValueError, match="asked to fail"):
+        hello.handler({"fail": True}, context())
+
+
+def test_batch_recorder_reports_or_raises(monkeypatch, capsys):
+    monkeypatch.setenv("WORK_SECONDS", "0")
+    recorder = load_handler("batch_recorder")
+    event = {
+        "Records": [
+            {
+                "body": body,
+                "messageId": f"id-{body}",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:work",
+                "attributes": {"ApproximateReceiveCount": "1"},
+            }
+            for body in ("ok-1", "poison-2")
+        ]
+    }
+    assert recorder.handler(event, context()) == {"batchItemFailures": [{"itemIdentifier": "id-poison-2"}]}
+    [line] = lambdas.parse_records(capsys.readouterr().out.splitlines(), "BATCH")
+    assert line["queue"] == "work" and [m["failed"] for m in line["messages"]] == [False, True]
+    assert line["start"] <= line["end"]
+    monkeypatch.setenv("ON_FAILURE", "raise")
+    with pytest.raises(RuntimeError, match="1 of 2"):
+        recorder.handler(event, context())
+
+
+def test_on_upload_writes_a_receipt_outside_uploads(aws):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="uploads-bucket")
+    s3.put_object(Bucket="uploads-bucket", Key="uploads/a+poem.txt", Body=b"one two three")
+    on_upload = load_handler("on_upload")
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "uploads-bucket"}, "object": {"key": "uploads/a%2Bpoem.txt"}},
+            }
+        ]
+    }
+    assert on_upload.handler(event, context()) == {"processed": 1}
+    receipt = json.loads(s3.get_object(Bucket="uploads-bucket", Key="receipts/a+poem.txt.json")["Body"].read())
+    assert receipt == {"source": "uploads/a+poem.txt", "words": 3, "event": "ObjectCreated:Put"}
+
+
+# --- the exercise checks never raise ---------------------------------------------------------
+
+
+def test_checks_give_hints_not_exceptions(aws, capsys, monkeypatch):
+    import labkit
+
+    monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)  # the test session makes hints fail cells
+
+    results = [
+        labkit.checks.lambda_functions.shouts(None),
+        labkit.checks.lambda_functions.shouts("no-such-function"),
+        labkit.checks.lambda_functions.configured("no-such-function"),
+        labkit.checks.sqs_lambda.batch_settings(None, None),
+        labkit.checks.sqs_lambda.reports_failures("http://127.0.0.1:1/000000000000/none", "f"),
+    ]
+    assert all(isinstance(r, Result) and not r for r in results)
+    out = capsys.readouterr().out
+    assert out.count("✗ not yet:") == 5 and "no-such-function" in out
