@@ -4,11 +4,12 @@
 PYTHON ?= python3
 VENV   := .venv
 SERVER := .venv-server
+RESULTS := .test-results
 PIP    := --quiet --disable-pip-version-check
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test setup setup-dev lint format bench up down clean
+.PHONY: lab test matrix setup setup-dev lint format bench up down clean
 
 lab:                                ## set up, start the emulator, open JupyterLab on notebooks/
 	@$(MAKE) --no-print-directory -j2 setup
@@ -17,11 +18,16 @@ lab:                                ## set up, start the emulator, open JupyterL
 	@echo "Stop: Ctrl-C here stops JupyterLab; 'make down' stops the AWS emulator."
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=8888 --ServerApp.root_dir=notebooks $(AS_ROOT)
 
-test:                               ## lint, unit and parity tests, then every notebook under nbval
+test:                               ## lint; unit, parity, browser tests and every notebook; then all again on LocalStack
 	@$(MAKE) --no-print-directory -j2 setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest
+	@mkdir -p $(RESULTS)
+	LABKIT_MATRIX_OUT=$(RESULTS)/matrix-embedded.json $(VENV)/bin/pytest
+	LABKIT_MATRIX_OUT=$(RESULTS)/matrix-localstack.json $(VENV)/bin/python tests/localstack.py
+
+matrix:                             ## after `make test`: rewrite the README's lesson × backend table
+	$(VENV)/bin/python tests/backend_matrix.py $(wildcard $(RESULTS)/matrix-*.json)
 
 setup: $(VENV)/.lab $(SERVER)/.installed
 setup-dev: $(VENV)/.dev $(SERVER)/.installed
@@ -48,6 +54,7 @@ format: setup-dev
 
 bench: setup                        ## print the benchmark tables
 	$(VENV)/bin/python benchmarks/backend_startup.py
+	$(VENV)/bin/python benchmarks/simulator.py
 
 up: setup
 	$(VENV)/bin/labkit up
@@ -56,4 +63,4 @@ down:
 	-$(VENV)/bin/labkit down
 
 clean: down
-	rm -rf $(VENV) $(SERVER)
+	rm -rf $(VENV) $(SERVER) .venv-localstack $(RESULTS)

@@ -12,16 +12,33 @@ pytest fixtures do not run for nbval cells, so the backend is handled in hooks:
 - at the end, the servers the run started are stopped.
 
 With ``LABKIT_BACKEND=localstack`` the notebooks run against the LocalStack
-that the caller started instead.
+that the caller started instead (``tests/localstack.py`` does both).
+
+A notebook can declare what it cannot run without (metadata
+``"labkit": {"requires": ["lambda"]}``); each requirement is probed once on the
+backend (``labkit.probes``), and a notebook whose requirement is missing is
+skipped with the probe's reason.
+
+With ``LABKIT_MATRIX_OUT=<file>``, the run also writes what each notebook did on
+this backend: passed or not, and every "– not on this backend: ..." line its
+cells printed. ``tests/backend_matrix.py`` turns those files into the README's
+lesson × backend table.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from pathlib import Path
+
+import pytest
+
+from labkit.lab import UNAVAILABLE_PREFIX
 
 _home = None
 _last_notebook = None
+_matrix: dict[str, dict] = {}
 
 
 def pytest_sessionstart(session):
@@ -44,7 +61,59 @@ def pytest_runtest_setup(item):
         embedded.reset()
 
 
+def _requirements(path: str) -> list[str]:
+    return json.loads(Path(path).read_text()).get("metadata", {}).get("labkit", {}).get("requires", [])
+
+
+_probed: dict[str, str | None] = {}
+
+
+def _missing(requirement: str) -> str | None:
+    """Why this backend lacks ``requirement`` (probed once per run), or None if it has it."""
+    if requirement not in _probed:
+        import labkit
+        from labkit.probes import PROBES
+
+        labkit.connect(show=False)
+        _probed[requirement] = PROBES[requirement]()
+    return _probed[requirement]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        path = str(item.fspath)
+        if not path.endswith(".ipynb"):
+            continue
+        for requirement in _requirements(path):
+            reason = _missing(requirement)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+                entry = _matrix.setdefault(Path(path).stem, {"passed": True, "unavailable": []})
+                entry["skipped"] = reason
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    path = str(item.fspath)
+    if path.endswith(".ipynb") and report.when in ("setup", "call"):
+        entry = _matrix.setdefault(Path(path).stem, {"passed": True, "unavailable": []})
+        entry["passed"] &= not report.failed
+        for output in getattr(item, "test_outputs", None) or []:
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            for line in text.splitlines():
+                if line.startswith(UNAVAILABLE_PREFIX):
+                    what = line.removeprefix(UNAVAILABLE_PREFIX).strip()
+                    if what not in entry["unavailable"]:
+                        entry["unavailable"].append(what)
+    return report
+
+
 def pytest_sessionfinish(session, exitstatus):
+    out = os.environ.get("LABKIT_MATRIX_OUT")
+    if out and _matrix:
+        backend = os.environ.get("LABKIT_BACKEND") or "embedded"
+        Path(out).write_text(json.dumps({"backend": backend, "notebooks": _matrix}, indent=2))
     if _home is not None:
         from labkit.backends import embedded
 

@@ -20,6 +20,9 @@ from labkit.backends import aws, embedded, localstack
 from labkit.services import SERVICES
 
 MANAGED = "LABKIT_MANAGED_ENV"
+# Lessons print this before anything the backend lacks; the test suite collects these lines
+# into the README's lesson × backend table (conftest.py, tests/backend_matrix.py).
+UNAVAILABLE_PREFIX = "– not on this backend:"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 # Settings that would send an emulator session's requests or credentials elsewhere.
 _CONFLICTING = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
@@ -57,6 +60,10 @@ class Lab:
     def tag_dict(self) -> dict[str, str]:
         """The same tags as a plain mapping (for S3 buckets, Lambda, SQS and others that take one)."""
         return {t["Key"]: t["Value"] for t in self.tags}
+
+    def unavailable(self, what: str, instead: str = "") -> None:
+        """Say, in the one standard sentence, that this backend lacks something the lesson shows."""
+        print(f"{UNAVAILABLE_PREFIX} {what}" + (f"; {instead}" if instead else ""))
 
     def _lines(self) -> list[str]:
         head = f"labkit · backend {self.backend} · region {self.region}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import botocore.exceptions
 
+from labkit.lab import UNAVAILABLE_PREFIX
 from labkit.services import SERVICES
 
 _BY_NAME = {s.name: s for s in SERVICES}
@@ -71,7 +72,9 @@ class ServiceTour:
         return sum(1 for r in self.rows if r.ok)
 
     def summary(self) -> str:
-        return f"{self.answered} of {len(self.rows)} services answered"
+        missing = [f"{r.service} ({r.answer.split(':')[0]})" for r in self.rows if not r.ok]
+        line = f"{self.answered} of {len(self.rows)} services answered"
+        return line + (f"\n{UNAVAILABLE_PREFIX} {', '.join(missing)}" if missing else "")
 
     def __str__(self) -> str:
         return "\n".join([*map(str, self.rows), self.summary()])

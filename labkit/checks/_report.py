@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import botocore.exceptions
 
+from labkit.lab import UNAVAILABLE_PREFIX
+
 
 @dataclass(frozen=True)
 class Result:
@@ -46,7 +48,7 @@ def hint(message: str) -> Result:
 
 def unavailable(message: str) -> Result:
     """The exercise needs something this backend lacks: say so, and do not count it as failed."""
-    print(f"– not on this backend: {message}")
+    print(f"{UNAVAILABLE_PREFIX} {message}")
     return Result(False, message)
 
 

@@ -1,0 +1,58 @@
+"""Ask the current backend whether it can do something a whole lesson depends on.
+
+A lesson declares what it cannot do without in its notebook metadata
+(``"labkit": {"requires": ["lambda"]}``); the test suite probes each capability
+once per run and skips a lesson whose requirement this backend lacks, with the
+reason the probe found. Nothing here is a list of what a backend supports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+
+import boto3
+import botocore.exceptions
+
+from labkit.errors import LabkitError
+
+_HANDLER = "def handler(event, context):\n    return {'sum': sum(event['numbers'])}\n"
+_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def lambda_runs() -> str | None:
+    """None if a Python handler runs here; otherwise why not, in one line."""
+    from labkit.lambdas import wait_active, zip_source
+
+    name = f"labkit-probe-{uuid.uuid4().hex[:8]}"
+    iam, awslambda = boto3.client("iam"), boto3.client("lambda")
+    try:
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_TRUST))["Role"]["Arn"]
+        awslambda.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="probe.handler",
+            Code={"ZipFile": zip_source(_HANDLER, "probe.py")},
+        )
+        wait_active(name, timeout=60, quiet=True)
+        response = awslambda.invoke(FunctionName=name, Payload=json.dumps({"numbers": [1, 2, 3]}))
+        if json.loads(response["Payload"].read() or b"null") != {"sum": 6}:
+            return "Lambda accepted a function but did not run its code"
+        return None
+    except (LabkitError, botocore.exceptions.ClientError) as err:
+        return f"Lambda cannot run handlers here: {err}"
+    finally:
+        for call, kwargs in (
+            (awslambda.delete_function, {"FunctionName": name}),
+            (iam.delete_role, {"RoleName": name}),
+        ):
+            with contextlib.suppress(botocore.exceptions.ClientError):
+                call(**kwargs)
+
+
+PROBES = {"lambda": lambda_runs}
