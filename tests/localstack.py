@@ -40,10 +40,17 @@ PINS = [
 
 
 def python313() -> str | None:
-    candidates = [os.environ.get("LABKIT_PYTHON313"), shutil.which("python3.13")]
+    """A Python 3.13 that really runs (a pyenv shim on PATH may exist without the version behind it)."""
     pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
-    candidates += sorted(glob.glob(f"{pyenv_root}/versions/3.13*/bin/python3.13"), reverse=True)
-    return next((c for c in candidates if c and Path(c).exists()), None)
+    candidates = [
+        os.environ.get("LABKIT_PYTHON313"),
+        *sorted(glob.glob(f"{pyenv_root}/versions/3.13*/bin/python3.13"), reverse=True),
+        shutil.which("python3.13"),
+    ]
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return candidate
+    return None
 
 
 def ensure_venv(python: str) -> Path:

@@ -1,0 +1,212 @@
+"""Parity: the RDS and DynamoDB behaviours lesson 09 relies on."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import botocore.exceptions
+import pytest
+
+
+@pytest.fixture
+def rds():
+    client = boto3.client("rds")
+    try:
+        client.describe_db_instances()
+    except botocore.exceptions.ClientError as err:
+        pytest.skip(f"this backend does not serve RDS: {err.response['Error']['Code']}")
+    return client
+
+
+def _wait(describe, wanted, timeout=1800):
+    deadline = time.monotonic() + timeout
+    while (status := describe()) != wanted and time.monotonic() < deadline:
+        time.sleep(2)
+    return status
+
+
+@pytest.fixture
+def db(rds, lab, unique):
+    db_id = f"labkit-parity-{unique}"
+    rds.create_db_instance(
+        DBInstanceIdentifier=db_id,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="parity",
+        ManageMasterUserPassword=True,
+        BackupRetentionPeriod=7,
+        Tags=lab.tags,
+    )
+    status = _wait(
+        lambda: rds.describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]["DBInstanceStatus"], "available"
+    )
+    assert status == "available"
+    yield db_id
+    rds.delete_db_instance(DBInstanceIdentifier=db_id, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+
+
+def test_rds_instance_reports_its_managed_settings(rds, db):
+    got = rds.describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]
+    assert got["Engine"] == "postgres"
+    assert got["DBInstanceClass"] == "db.t4g.micro"
+    assert got["AllocatedStorage"] == 20
+    assert got["BackupRetentionPeriod"] == 7
+    assert got["Endpoint"]["Port"] == 5432
+    assert "MasterUserPassword" not in got
+
+
+def test_rds_backup_settings_are_modified(rds, db):
+    rds.modify_db_instance(
+        DBInstanceIdentifier=db, BackupRetentionPeriod=14, PreferredBackupWindow="03:00-03:30", ApplyImmediately=True
+    )
+    got = rds.describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]
+    assert got["BackupRetentionPeriod"] in (14, got.get("PendingModifiedValues", {}).get("BackupRetentionPeriod"))
+    assert got["PreferredBackupWindow"] == "03:00-03:30"
+
+
+def test_rds_backup_window_at_create(rds, lab, unique):
+    db_id = f"labkit-parity-window-{unique}"
+    made = rds.create_db_instance(
+        DBInstanceIdentifier=db_id,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="parity",
+        ManageMasterUserPassword=True,
+        PreferredBackupWindow="05:10-05:40",
+        Tags=lab.tags,
+    )["DBInstance"]
+    try:
+        if made["PreferredBackupWindow"] != "05:10-05:40":
+            pytest.skip(f"this backend ignores the backup window at create (reports {made['PreferredBackupWindow']})")
+        assert made["PreferredBackupWindow"] == "05:10-05:40"
+    finally:
+        rds.delete_db_instance(DBInstanceIdentifier=db_id, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+
+
+def test_rds_manual_snapshot(rds, db, lab):
+    snap = f"{db}-snap"
+    rds.create_db_snapshot(DBInstanceIdentifier=db, DBSnapshotIdentifier=snap, Tags=lab.tags)
+    try:
+        describe = lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=snap)["DBSnapshots"][0]["Status"]  # noqa: E731
+        assert _wait(describe, "available") == "available"
+        got = rds.describe_db_snapshots(DBInstanceIdentifier=db)["DBSnapshots"]
+        assert [(s["DBSnapshotIdentifier"], s["SnapshotType"]) for s in got] == [(snap, "manual")]
+    finally:
+        rds.delete_db_snapshot(DBSnapshotIdentifier=snap)
+
+
+@pytest.fixture
+def orders(lab, unique):
+    ddb = boto3.client("dynamodb")
+    table = f"labkit-parity-orders-{unique}"
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "customer", "AttributeType": "S"},
+            {"AttributeName": "order_id", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "customer", "KeyType": "HASH"},
+            {"AttributeName": "order_id", "KeyType": "RANGE"},
+        ],
+        Tags=lab.tags,
+    )
+    ddb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    puts = [
+        {
+            "PutRequest": {
+                "Item": {
+                    "customer": {"S": f"c{c:02d}"},
+                    "order_id": {"S": f"2026-{10 + d % 2:02d}-{d + 1:02d}"},
+                    "status": {"S": "shipped" if d % 3 == 0 else "open"},
+                }
+            }
+        }
+        for c in range(10)
+        for d in range(6)
+    ]
+    for i in range(0, len(puts), 25):
+        pending = {table: puts[i : i + 25]}
+        while pending:
+            pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems")
+    yield ddb, table
+    ddb.delete_table(TableName=table)
+
+
+def test_on_demand_billing(orders):
+    ddb, table = orders
+    assert ddb.describe_table(TableName=table)["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_query_reads_one_partition_and_scan_reads_all(orders):
+    ddb, table = orders
+    q = ddb.query(
+        TableName=table, KeyConditionExpression="customer = :c", ExpressionAttributeValues={":c": {"S": "c03"}}
+    )
+    assert (q["ScannedCount"], q["Count"]) == (6, 6)
+    q = ddb.query(
+        TableName=table,
+        KeyConditionExpression="customer = :c AND begins_with(order_id, :m)",
+        ExpressionAttributeValues={":c": {"S": "c03"}, ":m": {"S": "2026-11"}},
+    )
+    assert (q["ScannedCount"], q["Count"]) == (3, 3)
+    q = ddb.query(
+        TableName=table,
+        KeyConditionExpression="customer = :c",
+        FilterExpression="#s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":c": {"S": "c03"}, ":s": {"S": "shipped"}},
+    )
+    assert (q["ScannedCount"], q["Count"]) == (6, 2)
+    s = ddb.scan(TableName=table, FilterExpression="customer = :c", ExpressionAttributeValues={":c": {"S": "c03"}})
+    assert (s["ScannedCount"], s["Count"]) == (60, 6)
+
+
+def test_conditional_writes(orders):
+    ddb, table = orders
+    item = {"customer": {"S": "c99"}, "order_id": {"S": "x"}, "status": {"S": "open"}, "total": {"N": "25"}}
+    ddb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(order_id)")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        ddb.put_item(
+            TableName=table,
+            Item={**item, "total": {"N": "99"}},
+            ConditionExpression="attribute_not_exists(order_id)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    assert err.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert err.value.response["Item"]["total"] == {"N": "25"}
+    update = dict(
+        TableName=table,
+        Key={"customer": {"S": "c99"}, "order_id": {"S": "x"}},
+        UpdateExpression="SET #s = :shipped",
+        ConditionExpression="#s = :open",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":shipped": {"S": "shipped"}, ":open": {"S": "open"}},
+    )
+    ddb.update_item(**update)
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.update_item(**update)
+
+
+def test_ttl_setting_and_filtering_expired_items(orders):
+    ddb, table = orders
+    ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING") and ttl["AttributeName"] == "expires_at"
+    now = int(time.time())
+    for name, expires in (("old", now - 60), ("new", now + 3600)):
+        ddb.put_item(
+            TableName=table,
+            Item={"customer": {"S": "cart"}, "order_id": {"S": name}, "expires_at": {"N": str(expires)}},
+        )
+    live = ddb.query(
+        TableName=table,
+        KeyConditionExpression="customer = :c",
+        FilterExpression="expires_at > :now",
+        ExpressionAttributeValues={":c": {"S": "cart"}, ":now": {"N": str(now)}},
+    )["Items"]
+    assert [i["order_id"]["S"] for i in live] == ["new"]
