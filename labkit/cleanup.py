@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import botocore.exceptions
+import botocore.parsers
 
 
 class Cleanup:
@@ -20,7 +21,8 @@ class Cleanup:
         except botocore.exceptions.ClientError as err:
             self.skipped.append(f"{what} ({err.response.get('Error', {}).get('Code', 'error')})")
             return False
-        except botocore.exceptions.BotoCoreError as err:
+        except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as err:
+            # An emulator that does not implement a call may answer with an HTML error page.
             self.skipped.append(f"{what} ({type(err).__name__})")
             return False
         self.deleted.append(what)

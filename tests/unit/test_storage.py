@@ -1,0 +1,134 @@
+"""labkit.storage (lesson 02's prices, cost arithmetic and chart) and labkit.checks.s3_glacier, with in-process moto."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import botocore.session
+import matplotlib
+import pytest
+from moto import mock_aws
+
+from labkit import storage
+from labkit.checks import s3_glacier
+
+matplotlib.use("Agg")
+
+BUCKET = "labkit-unit-storage"
+
+
+# ---------------------------------------------------------------- the price table
+
+
+def test_storage_class_names_are_the_s3_api_values():
+    model = botocore.session.get_session().get_service_model("s3")
+    allowed = set(model.shape_for("StorageClass").enum)
+    assert {c.api for c in storage.STORAGE_CLASSES} <= allowed
+    assert [c.api for c in storage.STORAGE_CLASSES] == ["STANDARD", "STANDARD_IA", "GLACIER", "DEEP_ARCHIVE"]
+
+
+def test_colder_classes_store_for_less_and_keep_you_longer():
+    classes = storage.STORAGE_CLASSES
+    prices = [c.usd_per_gb_month for c in classes]
+    assert prices == sorted(prices, reverse=True) and len(set(prices)) == len(prices)
+    assert [c.min_days for c in classes] == [0, 30, 90, 180]
+    assert classes[0].retrieval_usd_per_gb == 0 < classes[1].retrieval_usd_per_gb <= classes[3].retrieval_usd_per_gb
+
+
+# ---------------------------------------------------------------- arithmetic, checked by hand
+
+
+def test_monthly_costs_accumulate():
+    # 100 GB × $0.023 = $2.30 a month
+    assert storage.monthly_costs(100, 3, "STANDARD") == pytest.approx([2.3, 4.6, 6.9])
+
+
+def test_minimum_duration_is_billed_when_data_leaves_early():
+    # Deep Archive: 180 days = 6 months minimum; 100 GB × $0.00099 × 6 = $0.594 even after one month
+    assert storage.monthly_costs(100, 1, "DEEP_ARCHIVE") == pytest.approx([0.594])
+    # Standard-IA: 30 days = 1 month, so one month costs one month
+    assert storage.monthly_costs(100, 1, "STANDARD_IA") == pytest.approx([1.25])
+    # a year is longer than any minimum: nothing extra
+    assert storage.monthly_costs(100, 12, "GLACIER")[-1] == pytest.approx(100 * 0.0036 * 12)
+
+
+def test_year_costs_for_500_gb():
+    by_api = {c.storage_class.api: c for c in storage.year_costs(500, retrievals=1)}
+    assert by_api["STANDARD"].storage_usd == pytest.approx(138.0)  # 500 × 0.023 × 12
+    assert by_api["STANDARD"].retrieval_usd == 0
+    assert by_api["STANDARD_IA"].total_usd == pytest.approx(75.0 + 5.0)  # 500 × 0.0125 × 12, + 500 × 0.01
+    assert by_api["GLACIER"].total_usd == pytest.approx(21.6 + 5.0)  # 500 × 0.0036 × 12, + 500 × 0.01
+    assert by_api["DEEP_ARCHIVE"].total_usd == pytest.approx(5.94 + 10.0)  # 500 × 0.00099 × 12, + 500 × 0.02
+    twice = {c.storage_class.api: c for c in storage.year_costs(500, retrievals=2)}
+    assert twice["DEEP_ARCHIVE"].retrieval_usd == pytest.approx(20.0)
+
+
+def test_cost_table_and_chart_carry_the_source_and_every_class():
+    costs = storage.year_costs(500)
+    table = storage.format_cost_table(costs, 500)
+    assert storage.PRICE_NOTE in table
+    for c in storage.STORAGE_CLASSES:
+        assert c.name in table
+    fig = storage.draw_year_costs(costs, 500)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["$138.00", "$80.00", "$26.60", "$15.94"]
+    assert any(storage.PRICE_SOURCE in t.get_text() for t in fig.texts)
+
+
+# ---------------------------------------------------------------- checks for lesson 02
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def test_restored_version(s3, capsys):
+    s3.put_object(Bucket=BUCKET, Key="n.txt", Body=b"good")
+    assert not s3_glacier.restored_version(BUCKET, "n.txt", b"good")
+    assert "versioning is not enabled" in capsys.readouterr().out
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=BUCKET, Key="n.txt", Body=b"good")["VersionId"]
+    s3.put_object(Bucket=BUCKET, Key="n.txt", Body=b"bad")
+    assert not s3_glacier.restored_version(BUCKET, "n.txt", b"good")
+    assert "copy the old version" in capsys.readouterr().out
+    s3.copy_object(Bucket=BUCKET, Key="n.txt", CopySource={"Bucket": BUCKET, "Key": "n.txt", "VersionId": first})
+    assert s3_glacier.restored_version(BUCKET, "n.txt", b"good")
+
+
+def test_restored_version_wants_the_old_versions_kept(s3, capsys):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=BUCKET, Key="n.txt", Body=b"good")
+    assert not s3_glacier.restored_version(BUCKET, "n.txt", b"good")  # never overwritten, nothing restored
+    assert "1 versions" in capsys.readouterr().out
+
+
+def test_archive_rule(s3, capsys):
+    assert not s3_glacier.archive_rule(BUCKET)
+    assert "no lifecycle configuration" in capsys.readouterr().out
+    rule = {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": "archive/"}}
+    wrong = {**rule, "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]}
+    s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration={"Rules": [wrong]})
+    assert not s3_glacier.archive_rule(BUCKET)
+    assert "expected [(90, 'GLACIER'), (180, 'DEEP_ARCHIVE')]" in capsys.readouterr().out
+    steps = [{"Days": 90, "StorageClass": "GLACIER"}, {"Days": 180, "StorageClass": "DEEP_ARCHIVE"}]
+    disabled = {**rule, "Status": "Disabled", "Transitions": steps}
+    s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration={"Rules": [disabled]})
+    assert not s3_glacier.archive_rule(BUCKET)
+    other = {**rule, "ID": "o", "Filter": {"Prefix": "logs/"}, "Transitions": steps}
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=BUCKET, LifecycleConfiguration={"Rules": [other, {**rule, "Transitions": steps}]}
+    )
+    assert s3_glacier.archive_rule(BUCKET)
