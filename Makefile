@@ -9,7 +9,7 @@ PIP    := --quiet --disable-pip-version-check
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test matrix setup setup-dev lint format bench up down clean
+.PHONY: lab test test-localstack matrix setup setup-dev lint format bench up down clean
 
 lab:                                ## set up, start the emulator, open JupyterLab on notebooks/
 	@$(MAKE) --no-print-directory -j2 setup
@@ -18,15 +18,18 @@ lab:                                ## set up, start the emulator, open JupyterL
 	@echo "Stop: Ctrl-C here stops JupyterLab; 'make down' stops the AWS emulator."
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=8888 --ServerApp.root_dir=notebooks $(AS_ROOT)
 
-test:                               ## lint; unit, parity, browser tests and every notebook; then all again on LocalStack
+test:                               ## lint; unit, parity and browser tests, and every notebook under nbval
 	@$(MAKE) --no-print-directory -j2 setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@mkdir -p $(RESULTS)
 	LABKIT_MATRIX_OUT=$(RESULTS)/matrix-embedded.json $(VENV)/bin/pytest
+
+test-localstack: setup-dev          ## parity tests and every notebook on LocalStack 4.14, run on this host (needs Python 3.13)
+	@mkdir -p $(RESULTS)
 	LABKIT_MATRIX_OUT=$(RESULTS)/matrix-localstack.json $(VENV)/bin/python tests/localstack.py
 
-matrix:                             ## after `make test`: rewrite the README's lesson × backend table
+matrix:                             ## after the test runs: rewrite the README's lesson × backend table
 	$(VENV)/bin/python tests/backend_matrix.py $(wildcard $(RESULTS)/matrix-*.json)
 
 setup: $(VENV)/.lab $(SERVER)/.installed

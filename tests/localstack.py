@@ -117,6 +117,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # A SIGTERM (a CI timeout, a `kill`) still runs the `finally` below, so LocalStack is not left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     python = python313()
     if python is None:
         print(
