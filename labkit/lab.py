@@ -15,6 +15,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+import boto3
+
 from labkit import config
 from labkit.backends import aws, embedded, localstack
 from labkit.services import SERVICES
@@ -120,6 +122,9 @@ def _apply_env(values: dict[str, str], emulator: bool) -> None:
             os.environ.pop(name, None)
     os.environ.update(values)
     os.environ[MANAGED] = ",".join(sorted(values))
+    # boto3's default session caches the credentials and region it first read; drop it, so the
+    # next boto3.client(...) reads the settings just made (e.g. after switching backends).
+    boto3.DEFAULT_SESSION = None
 
 
 def connect(

@@ -34,7 +34,8 @@ def mask_account(account: str) -> str:
 def identify(region: str) -> dict[str, str]:
     """Who the default credential chain is, without printing the account id in full."""
     try:
-        ident = boto3.client("sts", region_name=region).get_caller_identity()
+        # A fresh session: the default one may hold credentials cached from an emulator session.
+        ident = boto3.session.Session().client("sts", region_name=region).get_caller_identity()
     except botocore.exceptions.NoCredentialsError:
         raise NoCredentials(
             "no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE"

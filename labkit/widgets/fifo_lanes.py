@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import botocore.exceptions
+
 from labkit.queues import Event, Tally, out_of_order, run_consumers
 
 GROUP_NAMES = "ABCDEFGH"
@@ -219,9 +221,15 @@ class FifoLanesView:
     def _changed(self, _change) -> None:
         self.refresh()
 
-    def refresh(self) -> LanesState:
+    def refresh(self) -> LanesState | None:
         self.label.value = f"running {self.groups.value} group(s) with {self.consumers.value} consumer(s)…"
-        state = self.experiment(self.groups.value, self.consumers.value)
+        try:
+            state = self.experiment(self.groups.value, self.consumers.value)
+        except botocore.exceptions.ClientError as err:
+            # A slider moved after the clean-up cell: say why nothing happens instead of hanging on "running…".
+            code = err.response.get("Error", {}).get("Code", "error")
+            self.label.value = f"the experiment failed ({code}); if the clean-up cell ran, run the lesson from the top"
+            return None
         self.history.append(state)
         self.image.value = png(state)
         self.label.value = state.summary()

@@ -159,3 +159,12 @@ def test_cli_up_env_down(clean_env, monkeypatch, capsys):
     finally:
         assert cli.main(["down"]) == 0
     assert "stopped ministack and moto" in capsys.readouterr().out
+
+
+def test_switching_backends_drops_cached_credentials(clean_env, monkeypatch, fake_localstack):
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", fake_localstack)
+    boto3.client("sqs", region_name="us-east-1")  # the default session now exists
+    boto3.DEFAULT_SESSION._session.set_credentials("REAL", "SECRET")  # as if it had cached real keys
+    labkit.connect("localstack", show=False)
+    assert boto3.client("sqs").meta.endpoint_url == fake_localstack
+    assert boto3.client("sqs")._request_signer._credentials.access_key == "test"
