@@ -55,4 +55,24 @@ def lambda_runs() -> str | None:
                 call(**kwargs)
 
 
-PROBES = {"lambda": lambda_runs}
+def dynamodb_serves() -> str | None:
+    """None if DynamoDB creates a table here; otherwise why not (LocalStack needs a Java download for it)."""
+    from botocore.config import Config
+
+    name = f"labkit-probe-{uuid.uuid4().hex[:8]}"
+    dynamodb = boto3.client("dynamodb", config=Config(retries={"max_attempts": 1}, read_timeout=60))
+    try:
+        dynamodb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
+        return f"DynamoDB cannot create tables here: {str(err)[:160]}"
+    with contextlib.suppress(botocore.exceptions.ClientError):
+        dynamodb.delete_table(TableName=name)
+    return None
+
+
+PROBES = {"dynamodb": dynamodb_serves, "lambda": lambda_runs}
