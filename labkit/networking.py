@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import http.client
 import os
-import time
 import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass
-
-from tqdm.auto import tqdm
 
 
 @dataclass(frozen=True)
@@ -61,20 +57,6 @@ def fetch_via_cdn(lab, domain: str, path: str = "/", https: bool = True, timeout
         )
     finally:
         conn.close()
-
-
-def wait_for(describe: Callable[[], str], wanted: str, what: str, timeout_s: float = 1800, every_s: float = 5) -> str:
-    """Poll ``describe()`` until it returns ``wanted`` (CloudFront deploys take minutes on AWS), with a progress bar."""
-    started = time.monotonic()
-    status = describe()
-    with tqdm(total=int(timeout_s), desc=f"{what}: {status}", unit="s", leave=False) as bar:
-        while status != wanted and time.monotonic() - started < timeout_s:
-            time.sleep(every_s)
-            status = describe()
-            bar.set_description(f"{what}: {status}")
-            bar.n = int(time.monotonic() - started)
-            bar.refresh()
-    return status
 
 
 @dataclass

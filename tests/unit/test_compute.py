@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import boto3
 import matplotlib
 import pytest
-from moto import mock_aws
 
 from labkit import compute
 from labkit.checks import ec2_ebs
@@ -19,16 +17,8 @@ matplotlib.use("Agg")
 
 
 @pytest.fixture
-def ec2(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.client("ec2", region_name="us-east-1")
+def ec2(moto_env):
+    yield boto3.client("ec2", region_name="us-east-1")
 
 
 def _image(ec2) -> str:

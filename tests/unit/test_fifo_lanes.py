@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import boto3
 import pytest
-from moto import mock_aws
 
 from labkit.queues import Event
 from labkit.widgets.fifo_lanes import FifoLanesView, LanesState, draw, png, run_fifo_lanes, work_time
@@ -97,15 +94,8 @@ def test_view_reruns_the_experiment_when_a_slider_moves():
 
 
 @pytest.fixture
-def sqs(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.client("sqs", region_name="us-east-1")
+def sqs(moto_env):
+    yield boto3.client("sqs", region_name="us-east-1")
 
 
 def test_run_fifo_lanes_keeps_each_group_in_order(sqs):

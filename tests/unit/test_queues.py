@@ -3,36 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from labkit import queues
 from labkit.queues import Event, Tally
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def sqs(aws):
+def sqs(moto_env):
     return boto3.client("sqs", region_name="us-east-1")
 
 
 @pytest.fixture
-def cloudwatch(aws):
+def cloudwatch(moto_env):
     return boto3.client("cloudwatch", region_name="us-east-1")
 
 

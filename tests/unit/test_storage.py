@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import boto3
 import botocore.session
 import matplotlib
 import pytest
-from moto import mock_aws
 
 from labkit import storage
 from labkit.checks import s3_glacier
@@ -80,19 +77,11 @@ def test_cost_table_and_chart_carry_the_source_and_every_class():
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+def s3(moto_env, monkeypatch):
     monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    yield client
 
 
 def test_restored_version(s3, capsys):
