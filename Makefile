@@ -58,6 +58,7 @@ format: setup-dev
 bench: setup                        ## print the benchmark tables
 	$(VENV)/bin/python benchmarks/backend_startup.py
 	$(VENV)/bin/python benchmarks/simulator.py
+	$(VENV)/bin/python benchmarks/notebooks.py
 
 up: setup
 	$(VENV)/bin/labkit up
