@@ -16,11 +16,11 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def _timed(execute_cell, timings: list[tuple[float, int, str]]):
-    """Wrap nbclient's execute_cell so each cell's wall time is recorded."""
+    """Wrap nbclient's async_execute_cell so each cell's wall time is recorded."""
 
-    def timed(cell, cell_index, execution_count=None, **kwargs):
+    async def timed(cell, cell_index, execution_count=None, **kwargs):
         t0 = time.perf_counter()
-        result = execute_cell(cell, cell_index, execution_count, **kwargs)
+        result = await execute_cell(cell, cell_index, execution_count, **kwargs)
         timings.append((time.perf_counter() - t0, cell_index, cell.source.split("\n")[0][:50]))
         return result
 
@@ -53,7 +53,7 @@ def main(selected: list[str]) -> None:
                 nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
             )
 
-            client.execute_cell = _timed(client.execute_cell, timings)
+            client.async_execute_cell = _timed(client.async_execute_cell, timings)
             t0 = time.perf_counter()
             client.execute()
             wall = time.perf_counter() - t0
