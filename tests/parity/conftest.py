@@ -24,3 +24,13 @@ def lab():
 def unique():
     """A short random suffix for resource names, so tests never collide."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def dynamodb_available(lab):
+    """Skip, with the probe's reason, where DynamoDB cannot create tables (LocalStack without its Java download)."""
+    from labkit.probes import dynamodb_serves
+
+    reason = dynamodb_serves()
+    if reason:
+        pytest.skip(reason)

@@ -99,7 +99,7 @@ def test_rds_manual_snapshot(rds, db, lab):
 
 
 @pytest.fixture
-def orders(lab, unique):
+def orders(lab, unique, dynamodb_available):
     ddb = boto3.client("dynamodb")
     table = f"labkit-parity-orders-{unique}"
     ddb.create_table(

@@ -150,7 +150,7 @@ def test_s3_event_notifications_reach_the_http_endpoint_through_sns(lab, topic, 
         s3.delete_bucket(Bucket=bucket)
 
 
-def test_transact_write_with_a_failed_condition_writes_nothing(lab, unique):
+def test_transact_write_with_a_failed_condition_writes_nothing(lab, unique, dynamodb_available):
     """The worker's idempotency: a duplicate webhook id cancels the whole transaction, counter included."""
     dynamodb = boto3.client("dynamodb")
     names = (f"parity-06-{unique}-seen", f"parity-06-{unique}-stats")
