@@ -132,13 +132,18 @@ def main(argv: list[str]) -> int:
     log = Path(tempfile.gettempdir()) / f"labkit-localstack-{port}.log"
     t0 = time.monotonic()
     proc = start(localstack_python, port, log)
+    tests = None
     try:
         wait_healthy(url, proc)
         print(f"LocalStack 4.14 answering at {url} after {time.monotonic() - t0:.1f} s (log: {log})", flush=True)
         env = {**os.environ, "LABKIT_BACKEND": "localstack", "LABKIT_LOCALSTACK_URL": url}
-        tests = [str(ROOT / "tests" / "parity"), str(ROOT / "notebooks")]
-        return subprocess.run([sys.executable, "-m", "pytest", *tests, *argv], env=env, cwd=ROOT).returncode
+        paths = [str(ROOT / "tests" / "parity"), str(ROOT / "notebooks")]
+        tests = subprocess.Popen([sys.executable, "-m", "pytest", *paths, *argv], env=env, cwd=ROOT)
+        return tests.wait()
     finally:
+        if tests is not None and tests.poll() is None:
+            tests.terminate()
+            tests.wait(30)
         stop(proc)
 
 
