@@ -72,9 +72,9 @@ class ServiceTour:
         return sum(1 for r in self.rows if r.ok)
 
     def summary(self) -> str:
-        missing = [f"{r.service} ({r.answer.split(':')[0]})" for r in self.rows if not r.ok]
-        line = f"{self.answered} of {len(self.rows)} services answered"
-        return line + (f"\n{UNAVAILABLE_PREFIX} {', '.join(missing)}" if missing else "")
+        """How many answered, and one standard line per service this backend lacks."""
+        missing = [f"{UNAVAILABLE_PREFIX} {r.service}; {r.answer.split(':')[0]}" for r in self.rows if not r.ok]
+        return "\n".join([f"{self.answered} of {len(self.rows)} services answered", *missing])
 
     def __str__(self) -> str:
         return "\n".join([*map(str, self.rows), self.summary()])

@@ -23,11 +23,11 @@ def cell(entry: dict | None) -> str:
     if entry is None:
         return "not run"
     if entry.get("skipped"):
-        return f"not available: {entry['skipped'].split(':')[0]}"
+        return f"not available: {entry['skipped'].split(':')[0].removesuffix(' here')}"
     if not entry["passed"]:
         return "fails"
     if entry["unavailable"]:
-        missing = sorted({item.split(";")[0].split(" (")[0].strip() for item in entry["unavailable"]})
+        missing = sorted({item.split(";")[0].strip() for item in entry["unavailable"]})
         return "partial: no " + ", ".join(missing)
     return "runs"
 

@@ -46,10 +46,10 @@ def hint(message: str) -> Result:
     return Result(False, message)
 
 
-def unavailable(message: str) -> Result:
-    """The exercise needs something this backend lacks: say so, and do not count it as failed."""
-    print(f"{UNAVAILABLE_PREFIX} {message}")
-    return Result(False, message)
+def unavailable(what: str, why: str) -> Result:
+    """The exercise needs ``what``, which this backend lacks: say so, and do not count it as failed."""
+    print(f"{UNAVAILABLE_PREFIX} {what}; {why}")
+    return Result(False, f"{what}: {why}")
 
 
 def check(func):

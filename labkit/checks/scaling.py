@@ -38,7 +38,7 @@ def step_policy(group: str, policy_name: str) -> Result:
         policies = boto3.client("autoscaling").describe_policies(AutoScalingGroupName=group, PolicyNames=[policy_name])
     except botocore.exceptions.ClientError as err:
         if err.response.get("Error", {}).get("Code") in ("InternalFailure", "NotImplemented", "UnknownOperation"):
-            return unavailable("Auto Scaling is not emulated here, so there is no policy to read back")
+            return unavailable("Auto Scaling", "not emulated here, so there is no policy to read back")
         raise
     found = policies["ScalingPolicies"]
     if not found:
