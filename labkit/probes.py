@@ -75,4 +75,13 @@ def dynamodb_serves() -> str | None:
     return None
 
 
-PROBES = {"dynamodb": dynamodb_serves, "lambda": lambda_runs}
+def cloudfront_serves() -> str | None:
+    """None if CloudFront answers here (LocalStack's community edition does not have it)."""
+    try:
+        boto3.client("cloudfront").list_distributions()
+    except botocore.exceptions.ClientError as err:
+        return f"CloudFront is not served here: {err.response.get('Error', {}).get('Code', 'error')}"
+    return None
+
+
+PROBES = {"cloudfront": cloudfront_serves, "dynamodb": dynamodb_serves, "lambda": lambda_runs}
