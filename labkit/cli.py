@@ -1,4 +1,4 @@
-"""The ``labkit`` command: up | down | status | env | reset | doctor.
+"""The ``labkit`` command: up | down | status | env | reset | doctor | cleanup.
 
 Every problem is reported as one line that says what to do, with exit code 1.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -122,6 +123,31 @@ def _cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cleanup(args: argparse.Namespace) -> int:
+    import boto3
+
+    import labkit
+    from labkit import aws_cleanup
+
+    if args.lesson is not None and not re.fullmatch(r"\d\d-[a-z0-9-]+", args.lesson):
+        raise ValueError(f"--lesson {args.lesson!r} is not a lesson name: use its tag value, e.g. 03-lambda")
+    name = config.resolve_backend(args.backend)
+    if args.region:
+        os.environ["LABKIT_REGION"] = args.region
+    if name == "aws":
+        aws.guard(args.allow_real_aws)
+    lab = labkit.connect(backend=name, allow_real_aws=args.allow_real_aws, show=False)
+    where = f"real AWS account {lab.account}" if lab.account else f"the {lab.backend} backend"
+    verb = "listing (dry run)" if args.dry_run else "deleting"
+    print(f"{verb} everything tagged {aws.TAG_KEY}={args.lesson or '*'} on {where}, region {lab.region}")
+    report = aws_cleanup.clean_up(
+        args.lesson, dry_run=args.dry_run, session=boto3.session.Session(region_name=lab.region)
+    )
+    print(report)
+    # On an emulator a service it lacks cannot be listed; on AWS that means something may be left.
+    return 1 if report.failed or (report.not_listed and not lab.is_emulator) else 0
+
+
 def _doctor_checks() -> list[tuple[bool | None, str]]:
     """(ok, line) pairs; ok None means a note, not a problem."""
     import boto3
@@ -210,13 +236,18 @@ def main(argv: list[str] | None = None) -> int:
         ("env", _cmd_env, 'shell exports for this backend: eval "$(labkit env)"'),
         ("reset", _cmd_reset, "wipe every resource on the embedded backend"),
         ("doctor", _cmd_doctor, "check ports, versions, Docker and LocalStack; say how to fix each"),
+        ("cleanup", _cmd_cleanup, "delete every resource tagged labkit:lesson (or list them with --dry-run)"),
     ):
         p = sub.add_parser(name, help=text, description=text)
         p.set_defaults(func=func)
-        if name in ("up", "status", "env", "reset"):
+        if name in ("up", "status", "env", "reset", "cleanup"):
             p.add_argument("--backend", help="embedded, localstack or aws (default: $LABKIT_BACKEND or embedded)")
-        if name in ("up", "status"):
+        if name in ("up", "status", "cleanup"):
             p.add_argument("--allow-real-aws", action="store_true", help="opt in to a real AWS account")
+        if name == "cleanup":
+            p.add_argument("--lesson", help="only this lesson's resources (its tag value, e.g. 03-lambda)")
+            p.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+            p.add_argument("--region", help="the region to clean (default: $LABKIT_REGION, then the SDK's)")
     args = parser.parse_args(argv)
     try:
         return args.func(args)
