@@ -14,6 +14,7 @@ def wait_for_status(
     what: str,
     timeout_s: float = 1800.0,
     every_s: float = 5.0,
+    progress: bool = True,
 ) -> str:
     """Call ``describe()`` (which returns a status string) until it returns ``wanted``; show progress.
 
@@ -23,7 +24,7 @@ def wait_for_status(
     """
     started = time.monotonic()
     status = describe()
-    with tqdm(total=int(timeout_s), desc=f"{what}: {status}", unit="s", leave=False) as bar:
+    with tqdm(total=int(timeout_s), desc=f"{what}: {status}", unit="s", leave=False, disable=not progress) as bar:
         while status != wanted and time.monotonic() - started < timeout_s:
             time.sleep(every_s)
             status = describe()

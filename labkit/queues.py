@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import botocore.exceptions
 
+from labkit.progress import wait_for_status
+
 # ---------------------------------------------------------------- queues
 
 
@@ -624,24 +626,19 @@ def wait_for_alarm(
     cloudwatch, alarm_name: str, state: str = "ALARM", *, timeout: float = 30.0, progress: bool = True
 ) -> dict:
     """Poll ``describe_alarms`` until the alarm reaches ``state`` (or ``timeout``); returns the alarm."""
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=int(timeout), desc=f"waiting for {state}", unit="s", leave=False)
-    t0 = time.monotonic()
-    try:
-        while True:
-            alarm = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]
-            if alarm["StateValue"] == state or time.monotonic() - t0 > timeout:
-                return alarm
-            time.sleep(0.5)
-            if bar is not None:
-                bar.n = min(int(time.monotonic() - t0), int(timeout))
-                bar.refresh()
-    finally:
-        if bar is not None:
-            bar.close()
+    def describe() -> dict:
+        return cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]
+
+    wait_for_status(
+        lambda: describe()["StateValue"],
+        state,
+        f"alarm {alarm_name}",
+        timeout_s=timeout,
+        every_s=0.5,
+        progress=progress,
+    )
+    return describe()
 
 
 # ---------------------------------------------------------------- retries, seen from the consumer
