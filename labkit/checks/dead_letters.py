@@ -19,14 +19,21 @@ def _url(sqs, name: str | None, variable: str):
         return None, hint(f"there is no queue named {name!r} yet: create it with sqs.create_queue(QueueName=...)")
 
 
+def _urls(sqs, queue_name: str | None, dlq_name: str | None):
+    """(queue URL, DLQ URL, None), or a hint about whichever of the two is missing (the DLQ first)."""
+    dlq_url, problem = _url(sqs, dlq_name, "my_dlq")
+    if problem is None:
+        url, problem = _url(sqs, queue_name, "my_queue")
+        if problem is None:
+            return url, dlq_url, None
+    return None, None, problem
+
+
 @check
 def redrive_policy(queue_name: str | None, dlq_name: str | None, max_receive_count: int = 2) -> Result:
     """``queue_name`` has a RedrivePolicy sending messages to ``dlq_name`` after ``max_receive_count`` receives."""
     sqs = boto3.client("sqs")
-    dlq_url, problem = _url(sqs, dlq_name, "my_dlq")
-    if problem is not None:
-        return problem
-    url, problem = _url(sqs, queue_name, "my_queue")
+    url, dlq_url, problem = _urls(sqs, queue_name, dlq_name)
     if problem is not None:
         return problem
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
@@ -50,10 +57,7 @@ def redrive_policy(queue_name: str | None, dlq_name: str | None, max_receive_cou
 def poison_in_dlq(queue_name: str | None, dlq_name: str | None, body: str = "poison") -> Result:
     """The message ``body`` has left ``queue_name`` and sits in ``dlq_name``."""
     sqs = boto3.client("sqs")
-    dlq_url, problem = _url(sqs, dlq_name, "my_dlq")
-    if problem is not None:
-        return problem
-    url, problem = _url(sqs, queue_name, "my_queue")
+    url, dlq_url, problem = _urls(sqs, queue_name, dlq_name)
     if problem is not None:
         return problem
     in_dlq = [m for m in peek_all(sqs, dlq_url) if m["Body"] == body]

@@ -22,14 +22,27 @@ except BackendNotInstalled as err:
     pytest.skip(f"embedded servers not installed: {err}", allow_module_level=True)
 
 
-def _root(server: EnforcingServer, service: str):
+def _client(server: EnforcingServer, service: str, key_id: str = "test", secret: str = "test"):
+    """A client of the enforcing server; the default keys are the account root's."""
     return boto3.client(
         service,
         endpoint_url=server.url,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
     )
+
+
+def _root(server: EnforcingServer, service: str):
+    return _client(server, service)
+
+
+def _read_only_s3(server: EnforcingServer, iam, name: str):
+    """Create user ``name`` with AWS's ReadOnlyAccess policy and return an S3 client signed with its keys."""
+    iam.create_user(UserName=name)
+    iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return _client(server, "s3", key["AccessKeyId"], key["SecretAccessKey"])
 
 
 def _listening_addresses(pid: int) -> set[tuple[str, int]]:
@@ -61,16 +74,7 @@ def test_enforces_a_read_only_policy():
     with EnforcingServer() as server:
         iam, s3 = _root(server, "iam"), _root(server, "s3")
         s3.create_bucket(Bucket="labkit-unit-iam")
-        iam.create_user(UserName=name)
-        iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        reader = boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-        )
+        reader = _read_only_s3(server, iam, name)
         assert [b["Name"] for b in reader.list_buckets()["Buckets"]] == ["labkit-unit-iam"]
         with pytest.raises(botocore.exceptions.ClientError) as denied:
             reader.put_object(Bucket="labkit-unit-iam", Key="x", Body=b"x")
@@ -149,16 +153,7 @@ def test_the_least_privilege_check_passes_only_for_the_right_policy(monkeypatch)
         iam, s3 = _root(server, "iam"), _root(server, "s3")
         for bucket in ("labkit-unit-mine", "labkit-unit-other"):
             s3.create_bucket(Bucket=bucket)
-        iam.create_user(UserName=name)
-        iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        reader = boto3.client(
-            "s3",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-        )
+        reader = _read_only_s3(server, iam, name)
 
         def allow(resource):
             doc = {
