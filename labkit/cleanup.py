@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import botocore.exceptions
 import botocore.parsers
+
+from labkit.queues import queue_name
 
 
 class Cleanup:
@@ -37,6 +39,17 @@ class Cleanup:
         except botocore.exceptions.ClientError:
             pass  # no such bucket: delete_bucket below records it as skipped
         return self.delete(f"bucket {bucket}", s3.delete_bucket, Bucket=bucket)
+
+    def delete_queues(self, sqs, prefix: str | None = None, names: Iterable[str | None] = ()) -> None:
+        """Delete every queue whose name starts with ``prefix``, and each queue named in ``names``.
+
+        A name that is None (an exercise not done yet) is skipped, so a student notebook cleans up too.
+        """
+        urls = sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []) if prefix else []
+        for name in filter(None, names):
+            urls += [u for u in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []) if queue_name(u) == name]
+        for url in dict.fromkeys(urls):
+            self.delete(f"queue {queue_name(url)}", sqs.delete_queue, QueueUrl=url)
 
     def __str__(self) -> str:
         line = f"deleted {len(self.deleted)}: {', '.join(self.deleted) or 'nothing'}"

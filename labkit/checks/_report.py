@@ -8,6 +8,7 @@ whose solution stops passing its own check cannot go unnoticed.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from dataclasses import dataclass
 
@@ -53,10 +54,20 @@ def unavailable(what: str, why: str) -> Result:
 
 
 def check(func):
-    """Turn any error inside a check into a hint, so the notebook keeps running."""
+    """Turn any error inside a check into a hint, so the notebook keeps running.
+
+    An argument that is None is an exercise not done yet (the student version leaves its names
+    None): that gets its own hint instead of whatever the backend would say about a None name.
+    """
+    parameters = inspect.signature(func).parameters
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs) -> Result:
+        given = {**dict(zip(parameters, args, strict=False)), **kwargs}
+        unset = [name for name, value in given.items() if value is None]
+        if unset:
+            missing = ", ".join(unset)
+            return hint(f"nothing to check yet ({missing} is None): do the exercise above and run it, then this")
         try:
             return func(*args, **kwargs)
         except CheckFailed:

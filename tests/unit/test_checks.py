@@ -35,3 +35,18 @@ def test_the_test_suite_makes_hints_fail(monkeypatch):
     monkeypatch.setenv("LABKIT_CHECKS_MUST_PASS", "1")
     with pytest.raises(CheckFailed, match="the queue is empty"):
         _always_wrong()
+
+
+def test_an_exercise_left_blank_gets_its_own_hint_and_the_check_body_never_runs(monkeypatch, capsys):
+    monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
+    calls = []
+
+    @check
+    def _queue_exists(queue_name, expected=1):
+        calls.append(queue_name)
+        return passed("found")
+
+    assert not _queue_exists(None)
+    assert "nothing to check yet (queue_name is None)" in capsys.readouterr().out
+    assert not _queue_exists("q", expected=None) and calls == []
+    assert _queue_exists("q") and calls == ["q"]
