@@ -1,0 +1,323 @@
+"""labkit progress: each exercise is found on the backend and judged by its own check, never by a flag.
+
+Against real embedded servers (the ``embedded_lab`` fixture): for a representative set of lessons
+the exercise's solution, done with plain boto3, makes progress report ``pass``; a wrong attempt
+reports ``not yet`` with the check's hint; nothing at all reports ``not started``. And every exercise
+cell in the notebooks has a registry entry, so a new exercise cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from labkit import cli, exercises
+from labkit.exercises import NOT_STARTED, NOT_YET, PASS, UNAVAILABLE
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def _notebook_exercises() -> list[tuple[str, int, str, str]]:
+    """(lesson, number, check, notebook path) for every exercise cell, from the check cell that follows it."""
+    found = []
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        number = 0
+        for i, cell in enumerate(cells):
+            if "exercise" in cell.get("metadata", {}).get("tags", []):
+                number += 1
+                check = re.search(r"labkit\.checks\.(\w+)\.(\w+)\(", "".join(cells[i + 1]["source"]))
+                assert check, f"{path.name}: the cell after exercise {number} calls no labkit.checks function"
+                found.append((path.name[:2], number, f"{check.group(1)}.{check.group(2)}", path.name))
+    return found
+
+
+def _tags(lesson: str) -> dict[str, str]:
+    """The tags a lesson's cells put on what they create (lab.tag_dict)."""
+    return {"labkit:lesson": exercises.LESSONS[lesson]}
+
+
+def _status(lesson: str, number: int = 1) -> exercises.ExerciseResult:
+    (result,) = [r for r in exercises.run_all(lesson) if r.number == number]
+    assert result.status in exercises.STATUSES and "\n" not in result.detail
+    return result
+
+
+# ----------------------------------------------------------------------------- the registry
+
+
+def test_every_exercise_cell_has_a_registry_entry_and_no_more():
+    in_notebooks = [(lesson, number, check) for lesson, number, check, _ in _notebook_exercises()]
+    registered = [(e.lesson, e.number, e.check) for e in exercises.EXERCISES]
+    assert len(in_notebooks) >= 20
+    assert registered == in_notebooks
+    for exercise in exercises.EXERCISES:
+        assert callable(exercise.check_function()), exercise.check
+        assert (exercise.find is None) == bool(exercise.notebook_only), exercise.key
+
+
+def test_registry_matches_each_lessons_tag_title_and_names():
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").lower()
+        lesson = path.name[:2]
+        assert f'labkit.connect(lesson="{exercises.LESSONS[lesson]}")' in code, path.name
+        for exercise in (e for e in exercises.EXERCISES if e.lesson == lesson):
+            assert exercise.title.lower() in text, f"{exercise.key} {exercise.title!r} is not the lesson's title for it"
+        if lesson in exercises.DEMO_QUEUES:  # every queue the demos make is known, so it is never taken for an attempt
+            names = set(re.findall(r"\{prefix\}-([a-z0-9.-]+)", code))
+            exercise_names = {"steps.fifo", "jobs", "my-queue", "my-dlq"}
+            queues = {n for n in names if f'QueueName=f"{{prefix}}-{n}"' in code or f'{{prefix}}-{n}", max' in code}
+            assert queues - exercise_names <= set(exercises.DEMO_QUEUES[lesson]), path.name
+    lesson_02 = "\n".join(
+        "".join(c["source"]) for c in json.loads((NOTEBOOKS / "02-s3-and-glacier.ipynb").read_text())["cells"]
+    )
+    assert f'original = b"{exercises.NOTES_ORIGINAL.decode()}"' in lesson_02 and 'notes_key = "notes.txt"' in lesson_02
+
+
+def test_a_lesson_that_does_not_exist_is_refused():
+    with pytest.raises(ValueError, match="no lesson '12'"):
+        exercises.run_all("12")
+    assert exercises._lessons(["4", "04-sqs-standard-vs-fifo", 0]) == ["04", "04", "00"]
+
+
+# ----------------------------------------------------------------------------- no backend
+
+
+def test_a_backend_that_is_down_is_one_line_and_never_an_exception(monkeypatch, tmp_path, capsys):
+    for name in ("LABKIT_BACKEND", "LABKIT_CLASSROOM_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "nothing-running"))
+    results = exercises.run_all()
+    assert len(results) == len(exercises.EXERCISES)
+    assert {r.status for r in results} == {UNAVAILABLE}
+    assert all("not running" in r.detail for r in results)
+    assert cli.main(["progress"]) == 1
+    out = capsys.readouterr().out
+    assert out.strip().count("\n") == 0 and "embedded backend is not running" in out
+
+    monkeypatch.setenv("LABKIT_BACKEND", "localstack")
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    progress = exercises.report("04")
+    assert not progress.reachable and progress.table() == progress.backend
+    assert "cannot reach the backend" in progress.backend
+    assert [r.status for r in progress.results] == [UNAVAILABLE, UNAVAILABLE]
+
+
+# ----------------------------------------------------------------------------- lessons, on the embedded backend
+
+
+def test_lesson_00_first_queue(embedded_lab, monkeypatch, capsys):
+    sqs = boto3.client("sqs")
+    suffix = uuid.uuid4().hex[:8]
+    assert _status("00").status == NOT_STARTED
+    assert "or cleaned up" in _status("00").detail
+    # The lesson's own tour queue (labkit-00-<suffix>) is not an attempt at the exercise.
+    sqs.create_queue(QueueName=f"labkit-00-{suffix}", tags=_tags("00"))
+    assert _status("00").status == NOT_STARTED
+
+    url = sqs.create_queue(QueueName=f"my-first-queue-{suffix}")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hi there")
+    for must_pass in ("1", None):  # a hint is a row either way, even where the test suite makes hints raise
+        if must_pass:
+            monkeypatch.setenv("LABKIT_CHECKS_MUST_PASS", must_pass)
+        else:
+            monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
+        wrong = _status("00")
+        assert wrong.status == NOT_YET and "no message with body 'hello'" in wrong.detail
+
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    right = _status("00")
+    assert right.status == PASS and f"my-first-queue-{suffix}" in right.detail
+    assert capsys.readouterr().out == ""  # the checks' lines were captured, not printed
+
+    # A queue with a name of the learner's choice is found by the lesson's tag; one passing attempt is enough.
+    tagged = sqs.create_queue(QueueName=f"greetings-{suffix}", tags=_tags("00"))["QueueUrl"]
+    assert _status("00").status == PASS
+    sqs.delete_queue(QueueUrl=url)
+    empty = _status("00")
+    assert empty.status == NOT_YET and empty.detail.startswith(f"greetings-{suffix} is empty")
+    sqs.create_queue(QueueName=f"my-first-queue-{suffix}-2", tags=_tags("00"))
+    two = _status("00")
+    assert two.status == NOT_YET and "(and 1 other attempt(s) found, none passing)" in two.detail
+    sqs.send_message(QueueUrl=tagged, MessageBody="hello")
+    assert _status("00").status == PASS
+
+    assert cli.main(["progress", "--lesson", "00"]) == 0
+    out = capsys.readouterr().out
+    assert "backend embedded" in out and "✓ pass" in out and "total: 1 of 1 pass" in out
+
+
+def test_lesson_04_fifo_steps_and_batched_jobs(embedded_lab):
+    sqs = boto3.client("sqs")
+    prefix = f"labkit-04-{uuid.uuid4().hex[:8]}"
+    tags = _tags("04")
+    # The demos' queues exist; they are not attempts at the exercises.
+    sqs.create_queue(QueueName=f"{prefix}-orders.fifo", Attributes={"FifoQueue": "true"}, tags=tags)
+    sqs.create_queue(QueueName=f"{prefix}-standard", tags=tags)
+    assert [r.status for r in exercises.run_all("04")] == [NOT_STARTED, NOT_STARTED]
+
+    steps = sqs.create_queue(QueueName=f"{prefix}-steps.fifo", Attributes={"FifoQueue": "true"}, tags=tags)
+    jobs = sqs.create_queue(QueueName=f"{prefix}-jobs", tags=tags)
+    sqs.send_message_batch(
+        QueueUrl=jobs["QueueUrl"], Entries=[{"Id": str(i), "MessageBody": f"job-{i}"} for i in range(10)]
+    )
+    first, second = exercises.run_all("04")
+    assert first.status == NOT_YET and "content-based deduplication" in first.detail
+    assert second.status == NOT_YET and "only 10 messages arrived" in second.detail
+
+    sqs.delete_queue(QueueUrl=steps["QueueUrl"])
+    steps_url = sqs.create_queue(
+        QueueName=f"{prefix}-steps.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+        tags=tags,
+    )["QueueUrl"]
+    for body in ("step-1", "step-2", "step-2", "step-3"):
+        sqs.send_message(QueueUrl=steps_url, MessageBody=body, MessageGroupId="ex")
+    for start in (10, 20):
+        entries = [{"Id": str(i), "MessageBody": f"job-{i}"} for i in range(start, min(start + 10, 25))]
+        sqs.send_message_batch(QueueUrl=jobs["QueueUrl"], Entries=entries)
+    assert [r.status for r in exercises.run_all("04")] == [PASS, PASS]
+    # Looking did not consume anything: the check looks the same the second time.
+    assert [r.status for r in exercises.run_all("04")] == [PASS, PASS]
+
+
+def test_lesson_05_dead_letter_queue(embedded_lab):
+    sqs = boto3.client("sqs")
+    prefix = f"labkit-05-{uuid.uuid4().hex[:8]}"
+    assert [r.status for r in exercises.run_all("05")] == [NOT_STARTED, NOT_STARTED]
+
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-my-dlq", tags=_tags("05"))["QueueUrl"]
+    first, second = exercises.run_all("05")
+    assert first.status == NOT_YET and f"no queue named '{prefix}-my-queue'" in first.detail
+    assert second.status == NOT_YET
+
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
+    url = sqs.create_queue(
+        QueueName=f"{prefix}-my-queue", Attributes={"VisibilityTimeout": "1", "RedrivePolicy": redrive}
+    )["QueueUrl"]
+    assert "maxReceiveCount is 5" in _status("05", 1).detail
+
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": redrive})
+    first, second = exercises.run_all("05")
+    assert first.status == PASS
+    assert second.status == NOT_YET and "neither queue holds a 'poison' message" in second.detail
+
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    assert "still in the queue" in _status("05", 2).detail
+    for _ in range(6):  # receive without deleting until the message has moved
+        if not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages"):
+            break
+    assert [r.status for r in exercises.run_all("05")] == [PASS, PASS]
+
+
+def test_lesson_01_security_group_and_second_disk(embedded_lab):
+    ec2 = boto3.client("ec2")
+    suffix = uuid.uuid4().hex[:8]
+    tags = [{"Key": k, "Value": v} for k, v in _tags("01").items()]
+    assert [r.status for r in exercises.run_all("01")] == [NOT_STARTED, NOT_STARTED]
+
+    vpc_id = ec2.create_vpc(
+        CidrBlock="10.42.0.0/16",
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [*tags, {"Key": "Name", "Value": f"labkit-01-{suffix}"}]}],
+    )["Vpc"]["VpcId"]
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.42.1.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+    group_id = ec2.create_security_group(GroupName=f"labkit-01-web-{suffix}", Description="web", VpcId=vpc_id)[
+        "GroupId"
+    ]
+
+    def allow(port, cidr):
+        ec2.authorize_security_group_ingress(
+            GroupId=group_id,
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]}],
+        )
+
+    allow(80, "0.0.0.0/0")
+    allow(443, "10.0.0.0/8")
+    https = _status("01", 1)
+    assert https.status == NOT_YET and "not from 0.0.0.0/0" in https.detail
+    allow(443, "0.0.0.0/0")
+    assert _status("01", 1).status == PASS
+    assert _status("01", 2).status == NOT_STARTED
+
+    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    # The lesson's own web server (named labkit-01-web-...) is not the learner's instance.
+    ec2.run_instances(
+        ImageId=image_id,
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnet_id,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [*tags, {"Key": "Name", "Value": f"labkit-01-web-{suffix}"}]}
+        ],
+    )
+    assert _status("01", 2).status == NOT_STARTED
+
+    instance_id = ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet_id
+    )["Instances"][0]["InstanceId"]
+    disk = _status("01", 2)
+    assert disk.status == NOT_YET and "no volume of yours is attached" in disk.detail
+
+    volume_id = ec2.create_volume(
+        AvailabilityZone=zone, Size=1, VolumeType="gp3", TagSpecifications=[{"ResourceType": "volume", "Tags": tags}]
+    )["VolumeId"]
+    disk = _status("01", 2)
+    assert disk.status == NOT_YET and "not attached" in disk.detail
+    ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdh")
+    disk = _status("01", 2)
+    assert disk.status == NOT_YET and "attached at /dev/sdh" in disk.detail
+    ec2.detach_volume(VolumeId=volume_id, InstanceId=instance_id)
+    ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdg")
+    disk = _status("01", 2)
+    assert disk.status == PASS and volume_id in disk.detail
+
+    ec2.terminate_instances(InstanceIds=[instance_id])  # what the Clean up cell does
+    assert _status("01", 2).status == NOT_STARTED
+
+
+def test_lesson_11_alarm_and_the_notebook_only_exercise(embedded_lab):
+    cloudwatch = boto3.client("cloudwatch")
+    suffix = uuid.uuid4().hex[:8]
+    namespace, alarm = f"Labkit/Shop-{suffix}", f"labkit-11-latency-{suffix}"
+    least_privilege, alarm_result = exercises.run_all("11")
+    assert least_privilege.status == UNAVAILABLE and least_privilege.detail.startswith("checked in the notebook only")
+    assert alarm_result.status == NOT_STARTED
+
+    settings = dict(AlarmName=alarm, Namespace=namespace, MetricName="CheckoutLatency", Period=60)
+    settings.update(EvaluationPeriods=1, Threshold=800, ComparisonOperator="GreaterThanThreshold")
+    cloudwatch.put_metric_alarm(**settings, Statistic="Average")
+    assert "Statistic is 'Average'" in _status("11", 2).detail
+    cloudwatch.put_metric_alarm(**settings, Statistic="Maximum")
+    cloudwatch.put_metric_data(
+        Namespace=namespace, MetricData=[{"MetricName": "CheckoutLatency", "Value": 1250.0, "Unit": "Milliseconds"}]
+    )
+    deadline = time.monotonic() + 15  # the backend evaluates the alarm on its own schedule
+    while (result := _status("11", 2)).status != PASS and time.monotonic() < deadline:
+        time.sleep(1)
+    assert result.status == PASS, result.detail
+    assert _status("07", 1).status == UNAVAILABLE  # lesson 07's tuned rule lives in the kernel too
+
+
+def test_each_learner_is_checked_with_the_credentials_in_the_environment(embedded_lab, monkeypatch):
+    """A classroom checks one learner after another by changing AWS_ACCESS_KEY_ID (a 12-digit key is an account)."""
+    learner = boto3.client("sqs", aws_access_key_id="111111111111", aws_secret_access_key="secret")
+    url = learner.create_queue(QueueName=f"my-first-queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    learner.send_message(QueueUrl=url, MessageBody="hello")
+
+    assert _status("00").status == NOT_STARTED  # as the default account (connect's dummy key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "111111111111")
+    assert _status("00").status == PASS
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "222222222222")
+    assert _status("00").status == NOT_STARTED
