@@ -5,7 +5,9 @@ afterwards, in a cell or in a helper, reaches the backend without arguments:
 ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_REGION`` and
 ``AWS_DEFAULT_REGION``, and for emulators dummy credentials (``test``/``test``).
 The names labkit set are remembered in ``LABKIT_MANAGED_ENV``, so switching
-to real AWS in the same kernel removes them again.
+to real AWS in the same kernel removes them again. In classroom mode
+(``LABKIT_CLASSROOM_URL`` set, see ``labkit.classroom``) the embedded backend is
+the instructor's server and the credentials are the learner's own key.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from labkit import config
+from labkit import classroom, config
 from labkit.backends import aws, embedded, localstack
 from labkit.services import SERVICES
 
@@ -143,7 +145,15 @@ def connect(
     """
     name = config.resolve_backend(backend)
     region = config.region()
-    if name == "embedded":
+    if name == "embedded" and (room := classroom.learner_env()) is not None:
+        # Classroom mode (labkit/classroom.py): the instructor's servers, with this learner's own key.
+        env, url, moto_url, learner = room
+        routes = [
+            Route("classroom MiniStack", url, _service_names(moto=False)),
+            Route("classroom moto", moto_url, _service_names(moto=True)),
+        ]
+        notes = [f"classroom{' · learner ' + learner if learner else ''}: your own account on the room's server"]
+    elif name == "embedded":
         state, started = embedded.ensure_running()
         env = {**embedded.endpoints(state), **DUMMY_CREDENTIALS}
         routes = [

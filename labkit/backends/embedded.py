@@ -252,20 +252,24 @@ def _start() -> State:
     return state
 
 
-def _terminate(servers, timeout: float = 5.0) -> list[str]:
-    """Stop the given servers' process groups: SIGTERM, then SIGKILL after ``timeout``."""
+def _terminate(servers, timeout: float = 5.0, alive=None) -> list[str]:
+    """Stop the given servers' process groups: SIGTERM, then SIGKILL after ``timeout``.
+
+    ``alive(server)`` tells whether a recorded pid is still that server (default: :func:`is_alive`).
+    """
+    is_alive_ = alive or is_alive
     stopped = []
     for server in servers:
-        if is_alive(server):
+        if is_alive_(server):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(server.pid, signal.SIGTERM)
             stopped.append(server.name)
     deadline = time.monotonic() + timeout
     for server in servers:
-        while is_alive(server) and time.monotonic() < deadline:
+        while is_alive_(server) and time.monotonic() < deadline:
             _reap(server.pid)
             time.sleep(0.02)
-        if is_alive(server):
+        if is_alive_(server):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(server.pid, signal.SIGKILL)
         _reap(server.pid)

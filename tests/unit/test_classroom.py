@@ -1,0 +1,474 @@
+"""Classroom mode: one real room server on 127.0.0.1 (never beyond loopback), two learners.
+
+Each learner must see only their own resources on both servers (MiniStack: SQS, S3; moto: EC2),
+a reset of one must leave the other intact, the admin calls must need the instructor's token,
+and a learner's ``labkit.connect()`` must join the room with their key instead of starting servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import itertools
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import botocore.exceptions
+import psutil
+import pytest
+
+import labkit
+from labkit import classroom, cli
+from labkit.backends import embedded
+from labkit.errors import BackendNotRunning
+
+AMI = "ami-12c6146b"  # one of moto's built-in images
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    """A running room on loopback with learners ana and ben; stopped afterwards."""
+    home = tmp_path_factory.mktemp("classroom-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LABKIT_HOME", str(home))
+        the_room, started = classroom.up("127.0.0.1", port=0, moto_port=0)
+        assert started
+        try:
+            roster, added = classroom.ensure_roster(["ana", "ben"])
+            assert [x.name for x in added] == ["ana", "ben"]
+            yield the_room, {x.name: x for x in roster}
+        finally:
+            assert sorted(classroom.down()) == ["ministack", "moto"]
+
+
+def _client(room_, learner, service):
+    return classroom.learner_session(room_, learner)[1](service)
+
+
+def _queues(room_, learner) -> set[str]:
+    return {url.rsplit("/", 1)[-1] for url in _client(room_, learner, "sqs").list_queues().get("QueueUrls", [])}
+
+
+def _buckets(room_, learner) -> set[str]:
+    return {b["Name"] for b in _client(room_, learner, "s3").list_buckets()["Buckets"]}
+
+
+def _instances(room_, learner) -> set[str]:
+    pages = _client(room_, learner, "ec2").describe_instances(
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )["Reservations"]
+    return {i["InstanceId"] for r in pages for i in r["Instances"]}
+
+
+def test_servers_listen_on_loopback_only(room):
+    the_room, _ = room
+    assert the_room.bind == "127.0.0.1"
+    for server in the_room.servers:
+        assert classroom.answers(the_room, server)
+        assert the_room.local_url(server) == f"http://127.0.0.1:{server.port}"
+        # Every socket the server listens on is its one port on the chosen address.
+        process = psutil.Process(server.pid)
+        listening = {
+            (c.laddr.ip, c.laddr.port)
+            for p in [process, *process.children(recursive=True)]
+            for c in p.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        }
+        assert listening == {("127.0.0.1", server.port)}, listening
+
+
+def test_keys_are_12_digits_distinct_and_random(room):
+    _, learners = room
+    keys = [x.access_key_id for x in learners.values()]
+    assert all(re.fullmatch(r"\d{12}", k) for k in keys)
+    assert len(set(keys)) == len(keys)
+    assert all(len(x.secret_access_key) >= 32 for x in learners.values())
+    many = set()
+    for _ in range(300):
+        many.add(classroom.new_key(many))
+    assert len(many) == 300 and not many & {"000000000000", "123456789012"}
+    ordered = sorted(int(k) for k in many)
+    # Not sequential: random 12-digit ids out of 10^12 are far apart.
+    assert min(b - a for a, b in itertools.pairwise(ordered)) > 1
+
+
+def test_roster_and_key_files_are_private(room, tmp_path, capsys):
+    assert stat.S_IMODE(classroom.roster_path().stat().st_mode) == 0o600
+    assert stat.S_IMODE(classroom.folder().stat().st_mode) == 0o700
+    assert stat.S_IMODE((classroom.folder() / "state.json").stat().st_mode) == 0o600
+    assert cli.main(["classroom", "key", "--all", "--out", str(tmp_path / "keys")]) == 0
+    files = sorted(p.name for p in (tmp_path / "keys").iterdir())
+    assert files == ["ana.env", "ben.env"]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in (tmp_path / "keys").iterdir())
+
+
+def test_key_prints_only_that_learners_settings(room, capsys):
+    the_room, learners = room
+    assert cli.main(["classroom", "key", "ana"]) == 0
+    out = capsys.readouterr().out
+    assert f"export AWS_ACCESS_KEY_ID={learners['ana'].access_key_id}" in out
+    assert f"export LABKIT_CLASSROOM_URL=http://127.0.0.1:{the_room.ministack.port}" in out
+    assert f"export AWS_ENDPOINT_URL_EC2=http://127.0.0.1:{the_room.moto.port}" in out
+    assert learners["ben"].access_key_id not in out
+    assert cli.main(["classroom", "key", "nobody"]) == 1
+    assert "no learner 'nobody'" in capsys.readouterr().err
+
+
+def test_up_refuses_without_bind(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    assert cli.main(["classroom", "up", "--learners", "2"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--bind" in err and "0.0.0.0" in err
+    assert classroom.read_room() is None and not classroom.roster_path().exists()
+    with pytest.raises(classroom.ClassroomError, match="not an IPv4 address"):
+        classroom.check_bind("localhost")
+
+
+def test_learners_are_isolated_on_both_servers(room):
+    the_room, learners = room
+    ana, ben = learners["ana"], learners["ben"]
+    for learner in (ana, ben):
+        # The same queue name in both accounts: two different queues.
+        _client(the_room, learner, "sqs").create_queue(QueueName="labkit-room-shared-name")
+        _client(the_room, learner, "sqs").create_queue(QueueName=f"labkit-room-{learner.name}")
+        _client(the_room, learner, "s3").create_bucket(Bucket=f"labkit-room-{learner.name}")
+    _client(the_room, ana, "ec2").run_instances(ImageId=AMI, MinCount=2, MaxCount=2)
+    _client(the_room, ben, "ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1)
+
+    assert _queues(the_room, ana) == {"labkit-room-shared-name", "labkit-room-ana"}
+    assert _queues(the_room, ben) == {"labkit-room-shared-name", "labkit-room-ben"}
+    assert _buckets(the_room, ana) == {"labkit-room-ana"}
+    assert _buckets(the_room, ben) == {"labkit-room-ben"}
+    assert len(_instances(the_room, ana)) == 2 and len(_instances(the_room, ben)) == 1
+    # Each server reports the learner's key as the account (moto through the classroom wrapper).
+    assert _client(the_room, ana, "sts").get_caller_identity()["Account"] == ana.access_key_id
+    groups = _client(the_room, ben, "ec2").describe_security_groups()["SecurityGroups"]
+    assert {g["OwnerId"] for g in groups} == {ben.access_key_id}
+
+
+def test_reset_one_learner_leaves_the_other_intact(room, capsys):
+    the_room, learners = room
+    ana, ben = learners["ana"], learners["ben"]
+    for learner in (ana, ben):
+        _client(the_room, learner, "sqs").create_queue(QueueName=f"labkit-reset-{learner.name}")
+        _client(the_room, learner, "s3").create_bucket(Bucket=f"labkit-reset-{learner.name}")
+        _client(the_room, learner, "ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1)
+    before_ben = (_queues(the_room, ben), _buckets(the_room, ben), _instances(the_room, ben))
+    assert _queues(the_room, ana) and _buckets(the_room, ana) and _instances(the_room, ana)
+
+    assert cli.main(["classroom", "reset", "ana"]) == 0
+    out = capsys.readouterr().out
+    assert "reset ana" in out and "queues 0, buckets 0" in out and "instances 0" in out
+
+    assert _queues(the_room, ana) == set() and _buckets(the_room, ana) == set() and _instances(the_room, ana) == set()
+    assert (_queues(the_room, ben), _buckets(the_room, ben), _instances(the_room, ben)) == before_ben
+    # Ana starts again from scratch: the same names work again.
+    _client(the_room, ana, "sqs").create_queue(QueueName="labkit-room-ana")
+    assert _queues(the_room, ana) == {"labkit-room-ana"}
+
+
+def test_admin_calls_need_the_instructors_token(room):
+    the_room, learners = room
+    _client(the_room, learners["ben"], "sqs").create_queue(QueueName="labkit-room-ben")
+    for server, path in (
+        (the_room.ministack, "/_ministack/reset"),
+        (the_room.ministack, classroom.RESET_PATH + f"?account={learners['ben'].access_key_id}"),
+        (the_room.moto, "/moto-api/reset"),
+        (the_room.moto, "/moto-api/data.json"),
+        (the_room.moto, classroom.RESET_PATH + f"?account={learners['ben'].access_key_id}"),
+    ):
+        request = urllib.request.Request(the_room.local_url(server) + path, method="POST", data=b"")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(request, timeout=5)
+        assert err.value.code == 403, path
+    assert "labkit-room-ben" in _queues(the_room, learners["ben"])
+
+
+def test_the_secret_is_not_checked(room):
+    """The documented limit: the key id alone is the learner's identity (docs/instructors.md)."""
+    the_room, learners = room
+    _client(the_room, learners["ben"], "sqs").create_queue(QueueName="labkit-room-ben")
+    impostor = classroom.Learner("x", learners["ben"].access_key_id, "wrong-secret")
+    assert "labkit-room-ben" in _queues(the_room, impostor)
+
+
+def test_a_queue_url_reaches_across_accounts(room):
+    """The documented limit: MiniStack does not enforce cross-account permissions on SQS (AWS would)."""
+    the_room, learners = room
+    url = _client(the_room, learners["ana"], "sqs").create_queue(QueueName="labkit-room-cross")["QueueUrl"]
+    assert learners["ana"].access_key_id in url  # whoever has the URL has the key id anyway
+    _client(the_room, learners["ben"], "sqs").send_message(QueueUrl=url, MessageBody="from ben")
+    got = _client(the_room, learners["ana"], "sqs").receive_message(QueueUrl=url, WaitTimeSeconds=0)
+    assert [m["Body"] for m in got.get("Messages", [])] == ["from ben"]
+    # Reading another learner's bucket is refused, as on AWS.
+    _client(the_room, learners["ana"], "s3").create_bucket(Bucket=f"labkit-room-private-{uuid.uuid4().hex[:8]}")
+    bucket = next(b for b in _buckets(the_room, learners["ana"]) if b.startswith("labkit-room-private-"))
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        _client(the_room, learners["ben"], "s3").list_objects_v2(Bucket=bucket)
+
+
+@pytest.fixture
+def learner_shell(room, tmp_path):
+    """This process as ben's laptop: his classroom settings loaded, an empty LABKIT_HOME of its own."""
+    the_room, learners = room
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name in ("LABKIT_BACKEND", "LABKIT_MANAGED_ENV"):
+            del os.environ[name]
+    os.environ.update(classroom.settings(the_room, learners["ben"]))
+    # The room's secret settings, not the learner-facing AWS_* ones, are what connect() reads.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name)
+    os.environ["LABKIT_HOME"] = str(tmp_path / "laptop")
+    yield the_room, learners["ben"]  # everything above is undone below, whatever the test changes
+    os.environ.clear()
+    os.environ.update(saved)
+    boto3.DEFAULT_SESSION = None
+
+
+def test_connect_joins_the_room_with_the_learners_key(learner_shell):
+    the_room, ben = learner_shell
+    _client(the_room, ben, "sqs").create_queue(QueueName="labkit-room-ben")
+    _client(the_room, ben, "ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1)
+    instances = _instances(the_room, ben)
+    lab = labkit.connect(lesson="04-sqs-standard-vs-fifo", show=False)
+    assert lab.backend == "embedded" and lab.is_emulator
+    assert [r.endpoint for r in lab.routes] == [
+        the_room.learner_url(the_room.ministack),
+        the_room.learner_url(the_room.moto),
+    ]
+    assert os.environ["AWS_ACCESS_KEY_ID"] == ben.access_key_id
+    assert ben.access_key_id not in str(lab)  # the key is the account id: never on screen
+    assert "labkit-room-ben" in {u.rsplit("/", 1)[-1] for u in boto3.client("sqs").list_queues()["QueueUrls"]}
+    reservations = boto3.client("ec2").describe_instances()["Reservations"]
+    assert {i["InstanceId"] for r in reservations for i in r["Instances"]} >= instances
+    assert boto3.client("sts").get_caller_identity()["Account"] == ben.access_key_id
+    assert embedded.read_state() is None  # no local servers were started on the laptop
+
+
+def test_up_and_env_on_a_learners_laptop_use_the_room_and_start_nothing(learner_shell, capsys):
+    the_room, ben = learner_shell
+    assert cli.main(["up"]) == 0
+    assert "the room's server at" in capsys.readouterr().out
+    assert cli.main(["env"]) == 0
+    exports = capsys.readouterr().out
+    assert f"export AWS_ACCESS_KEY_ID={ben.access_key_id}" in exports
+    assert f"AWS_ENDPOINT_URL={the_room.learner_url(the_room.ministack)}" in exports
+    assert embedded.read_state() is None
+
+
+def test_connect_says_when_the_room_does_not_answer(learner_shell):
+    os.environ[classroom.ENV_URL] = "http://127.0.0.1:9"  # the discard port: nothing listens
+    with pytest.raises(BackendNotRunning, match="does not answer"):
+        labkit.connect(show=False)
+    assert embedded.read_state() is None
+
+
+def test_up_again_joins_the_running_room_and_keeps_the_keys(room, capsys):
+    _, learners = room
+    assert cli.main(["classroom", "up", "--bind", "127.0.0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "already running" in out and "roster: 2 learners (0 new)" in out
+    assert "this machine only" in out
+    assert {x.name: x for x in classroom.read_roster()} == learners
+    assert cli.main(["classroom", "up", "--bind", "0.0.0.0"]) == 1  # a different address: stop it first
+    assert "already running on 127.0.0.1" in capsys.readouterr().err
+
+
+def test_status_reports_the_room(room, capsys):
+    assert cli.main(["classroom", "status", "--detail"]) == 0
+    out = capsys.readouterr().out
+    assert "ministack" in out and "moto" in out and "roster: 2 learners" in out
+    assert re.search(r"ben\s+queues \d+\s+buckets \d+", out)
+
+
+def test_progress_has_one_row_per_learner_from_their_own_account(room, capsys):
+    the_room, learners = room
+    sqs = _client(the_room, learners["ana"], "sqs")
+    url = sqs.create_queue(QueueName=f"my-first-queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    before = dict(os.environ)
+    assert cli.main(["classroom", "progress", "--lesson", "00"]) == 0
+    assert dict(os.environ) == before  # each learner's settings were undone
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert re.match(r"ana\s+1/1\s+✓", rows["ana"]), rows
+    assert re.match(r"ben\s+0/1\s+·", rows["ben"]), rows
+
+
+# ----------------------------------------------------------------------------- JupyterHub (optional)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run_in_kernel(base: str, user: str, token: str, code: str, timeout: float = 60) -> str:
+    """Start a kernel in the user's JupyterLab, run ``code`` over the websocket, return its stdout."""
+    import requests
+    import websocket
+
+    headers = {"Authorization": f"token {token}"}
+    kernel = requests.post(f"{base}/user/{user}/api/kernels", headers=headers, json={}, timeout=30)
+    kernel.raise_for_status()
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{urllib.parse.urlsplit(base).port}/user/{user}/api/kernels/{kernel.json()['id']}/channels",
+        header=[f"Authorization: token {token}"],
+        timeout=timeout,
+    )
+    msg_id = uuid.uuid4().hex
+    ws.send(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "msg_type": "execute_request",
+                    "session": uuid.uuid4().hex,
+                    "username": user,
+                    "version": "5.3",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+                "channel": "shell",
+                "buffers": [],
+            }
+        )
+    )
+    out, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = json.loads(ws.recv())
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        kind = msg["header"]["msg_type"]
+        if kind == "stream":
+            out.append(msg["content"]["text"])
+        elif kind == "error":
+            out.append("ERROR " + msg["content"]["ename"] + ": " + msg["content"]["evalue"])
+        elif kind == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    ws.close()
+    return "".join(out)
+
+
+@pytest.mark.slow
+def test_jupyterhub_gives_each_kernel_its_learners_key(room, tmp_path):
+    """docs/jupyterhub/jupyterhub_config.py on 127.0.0.1: ana signs in, her kernel is ana on the room."""
+    if importlib.util.find_spec("jupyterhub") is None:
+        pytest.skip("jupyterhub is not installed in this environment (optional; see docs/instructors.md)")
+    bindir = Path(sys.executable).parent
+    if not (bindir / "jupyterhub").exists() or not (bindir / "configurable-http-proxy").exists():
+        pytest.skip("the jupyterhub and configurable-http-proxy commands are not next to this Python")
+    import requests
+
+    the_room, learners = room
+    for learner in learners.values():
+        _client(the_room, learner, "sqs").create_queue(QueueName=f"labkit-hub-{learner.name}")
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABKIT_CLASSROOM"))},
+        "LABKIT_HUB_PORT": str(port),
+        "LABKIT_HUB_INTERNAL_PORT": str(_free_port()),
+        "LABKIT_HUB_PROXY_API_PORT": str(_free_port()),
+        "LABKIT_HUB_PASSWORD": "room-password",
+    }
+    config = Path(__file__).resolve().parents[2] / "docs" / "jupyterhub" / "jupyterhub_config.py"
+    log = (tmp_path / "hub.log").open("wb")
+    hub = subprocess.Popen(
+        [str(bindir / "jupyterhub"), "-f", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert hub.poll() is None, (tmp_path / "hub.log").read_text()[-2000:]
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base}/hub/health", timeout=1).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "the hub did not answer"
+            time.sleep(0.3)
+        browser = requests.Session()
+        browser.get(f"{base}/hub/login", timeout=10)
+        xsrf = browser.cookies.get("_xsrf")
+        refused = requests.Session()
+        refused.get(f"{base}/hub/login", timeout=10)
+        wrong = refused.post(
+            f"{base}/hub/login",
+            data={"username": "mallory", "password": "room-password", "_xsrf": refused.cookies.get("_xsrf")},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert wrong.status_code == 403  # not on the roster
+        signed_in = browser.post(
+            f"{base}/hub/login",
+            data={"username": "ana", "password": "room-password", "_xsrf": xsrf},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert signed_in.status_code == 302, signed_in.text[:500]
+        xsrf = browser.cookies.get("_xsrf", path="/hub/") or xsrf
+        made = browser.post(
+            f"{base}/hub/api/users/ana/tokens", headers={"X-XSRFToken": xsrf}, json={"expires_in": 600}, timeout=10
+        )
+        assert made.status_code == 201, made.text[:500]
+        token = made.json()["token"]
+        auth = {"Authorization": f"token {token}"}
+        requests.post(f"{base}/hub/api/users/ana/server", headers=auth, timeout=60)
+        while (
+            not requests.get(f"{base}/hub/api/users/ana", headers=auth, timeout=10)
+            .json()["servers"]
+            .get("", {})
+            .get("ready")
+        ):
+            assert hub.poll() is None and time.monotonic() < deadline + 60, "ana's server did not start"
+            time.sleep(0.5)
+        out = _run_in_kernel(
+            base,
+            "ana",
+            token,
+            "import os, boto3, labkit\n"
+            "lab = labkit.connect(show=False)\n"
+            "print('learner', os.environ['LABKIT_CLASSROOM_LEARNER'])\n"
+            "print('account', boto3.client('sts').get_caller_identity()['Account'])\n"
+            "print('queues', sorted(u.rsplit('/', 1)[-1] for u in boto3.client('sqs').list_queues()['QueueUrls']))\n",
+        )
+        assert "learner ana\n" in out, out
+        assert f"account {learners['ana'].access_key_id}\n" in out, out
+        assert "labkit-hub-ana" in out and "labkit-hub-ben" not in out, out
+        # Her JupyterLab shows her own copy of the lessons.
+        listing = requests.get(f"{base}/user/ana/api/contents", headers=auth, timeout=10).json()
+        assert "00-start-here.ipynb" in {item["name"] for item in listing["content"]}, listing
+        assert (classroom.folder().parent / "hub-users" / "ana" / "notebooks" / "00-start-here.ipynb").exists()
+    finally:
+        hub.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            hub.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(hub.pid, signal.SIGKILL)
+        log.close()
