@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 
 import boto3
+import botocore.exceptions
 
 from labkit import classroom, config
 from labkit.backends import aws, embedded, localstack
@@ -68,6 +69,18 @@ class Lab:
     def unavailable(self, what: str, instead: str = "") -> None:
         """Say, in the one standard sentence, that this backend lacks something the lesson shows."""
         print(f"{UNAVAILABLE_PREFIX} {what}" + (f"; {instead}" if instead else ""))
+
+    def add_tags(self, what: str, call, /, **kwargs) -> bool:
+        """Tag with a call of its own, for resources whose create call takes no tags (Glacier vaults,
+        CloudWatch dashboards), so ``labkit cleanup`` finds them on AWS. A backend that cannot tag
+        them gets the standard sentence, and cleanup falls back to the lesson's name for them.
+        """
+        try:
+            call(**kwargs)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+            self.unavailable(f"tags on {what}", "labkit cleanup finds them by their labkit-NN- name instead")
+            return False
+        return True
 
     def _lines(self) -> list[str]:
         head = f"labkit · backend {self.backend} · region {self.region}"

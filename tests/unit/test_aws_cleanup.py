@@ -435,3 +435,19 @@ def test_cli_cleanup_on_the_embedded_backend(embedded_lab, capsys):
 def test_cli_cleanup_rejects_a_malformed_lesson(capsys):
     assert cli.main(["cleanup", "--lesson", "lambda", "--backend", "embedded"]) == 1
     assert capsys.readouterr().err.startswith("labkit cleanup: --lesson 'lambda' is not a lesson name")
+
+
+def test_add_tags_tags_where_it_can_and_says_so_where_it_cannot(moto_env, capsys):
+    from labkit.lab import UNAVAILABLE_PREFIX, Lab
+
+    lab = Lab(backend="aws", region="us-east-1", routes=[], lesson="02-s3-and-glacier")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="labkit-02-tagged")
+    assert lab.add_tags("buckets", s3.put_bucket_tagging, Bucket="labkit-02-tagged", Tagging={"TagSet": lab.tags})
+    assert s3.get_bucket_tagging(Bucket="labkit-02-tagged")["TagSet"] == lab.tags
+    assert capsys.readouterr().out == ""
+
+    glacier = boto3.client("glacier")  # moto has no vault tags: the lesson says so and carries on
+    glacier.create_vault(vaultName="labkit-02-vault")
+    assert not lab.add_tags("Glacier vaults", glacier.add_tags_to_vault, vaultName="labkit-02-vault", Tags={"a": "b"})
+    assert capsys.readouterr().out.startswith(f"{UNAVAILABLE_PREFIX} tags on Glacier vaults; labkit cleanup finds")
