@@ -4,16 +4,26 @@ A lesson declares what it cannot do without in its notebook metadata
 (``"labkit": {"requires": ["lambda"]}``); the test suite probes each capability
 once per run and skips a lesson whose requirement this backend lacks, with the
 reason the probe found. Nothing here is a list of what a backend supports.
+
+The same registry serves finer checks that the parity tests skip on (``tests/parity/conftest.py``):
+each probe tries one behaviour in a scratch resource it removes again, and :func:`missing` runs it
+at most once per endpoint, so a run pays for each probe once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import time
+import urllib.error
+import urllib.request
 import uuid
+from collections.abc import Callable
 
 import boto3
 import botocore.exceptions
+from botocore.config import Config
 
 from labkit.errors import LabkitError
 
@@ -68,7 +78,14 @@ def dynamodb_serves() -> str | None:
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
+    except botocore.exceptions.ClientError as err:
+        hint = (
+            " (LocalStack runs DynamoDB Local, a Java program it downloads on first use; it could not here)"
+            if os.environ.get("LABKIT_BACKEND") == "localstack"
+            else ""
+        )
+        return f"DynamoDB cannot create tables here: CreateTable answered {_code(err)}{hint}"
+    except botocore.exceptions.BotoCoreError as err:
         return f"DynamoDB cannot create tables here: {str(err)[:160]}"
     with contextlib.suppress(botocore.exceptions.ClientError):
         dynamodb.delete_table(TableName=name)
@@ -84,4 +101,162 @@ def cloudfront_serves() -> str | None:
     return None
 
 
-PROBES = {"cloudfront": cloudfront_serves, "dynamodb": dynamodb_serves, "lambda": lambda_runs}
+def _code(err: botocore.exceptions.ClientError) -> str:
+    return err.response.get("Error", {}).get("Code", "error")
+
+
+def _scratch_bucket(s3) -> str:
+    name = f"labkit-probe-{uuid.uuid4().hex[:8]}"
+    region = s3.meta.region_name
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=name, **where)
+    return name
+
+
+def _drop_bucket(s3, name: str) -> None:
+    with contextlib.suppress(botocore.exceptions.ClientError):
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+            for obj in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                s3.delete_object(Bucket=name, Key=obj["Key"], VersionId=obj["VersionId"])
+        s3.delete_bucket(Bucket=name)
+
+
+def _http_status(url: str) -> int:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def s3_checks_presigned_urls() -> str | None:
+    """None if S3 refuses an edited and an expired presigned URL, as AWS does (403)."""
+    s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
+    bucket = _scratch_bucket(s3)
+    try:
+        for key in ("a.txt", "b.txt"):
+            s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "a.txt"}, ExpiresIn=1)
+        edited = _http_status(url.replace("a.txt", "b.txt"))
+        time.sleep(2.1)
+        expired = _http_status(url)
+        if (edited, expired) != (403, 403):
+            return (
+                f"S3 does not check presigned URLs here: an edited link answered HTTP {edited}, "
+                f"an expired one HTTP {expired} (AWS answers 403 to both)"
+            )
+        return None
+    finally:
+        _drop_bucket(s3, bucket)
+
+
+def s3_copies_a_version_onto_its_key() -> str | None:
+    """None if copy_object restores an older version onto its own key (AWS's documented way to restore one)."""
+    s3 = boto3.client("s3")
+    bucket = _scratch_bucket(s3)
+    try:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        first = s3.put_object(Bucket=bucket, Key="k", Body=b"old")["VersionId"]
+        s3.put_object(Bucket=bucket, Key="k", Body=b"new")
+        try:
+            s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k", "VersionId": first})
+        except botocore.exceptions.ClientError as err:
+            return (
+                f"S3 refuses to copy an older version onto its own key here ({_code(err)}); "
+                "with MetadataDirective='REPLACE' the copy works"
+            )
+        return None
+    finally:
+        _drop_bucket(s3, bucket)
+
+
+def s3_restore_takes_time() -> str | None:
+    """None if a GLACIER restore is first reported in progress, as on AWS, rather than done at once."""
+    s3 = boto3.client("s3")
+    bucket = _scratch_bucket(s3)
+    try:
+        s3.put_object(Bucket=bucket, Key="cold", Body=b"x", StorageClass="GLACIER")
+        s3.restore_object(
+            Bucket=bucket, Key="cold", RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Standard"}}
+        )
+        restore = s3.head_object(Bucket=bucket, Key="cold").get("Restore", "")
+        if 'ongoing-request="true"' not in restore:
+            return f"S3 finishes a GLACIER restore at once here, with no restore in progress (Restore: {restore!r})"
+        return None
+    finally:
+        _drop_bucket(s3, bucket)
+
+
+def route53_refuses_duplicate_records() -> str | None:
+    """None if CREATE is refused for a record that an UPSERT made, as on AWS."""
+    route53 = boto3.client("route53")
+    name = f"labkit-probe-{uuid.uuid4().hex[:8]}.example.com"
+    zone = route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]
+    record = {"Name": f"www.{name}.", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "example.com"}]}
+    try:
+        route53.change_resource_record_sets(
+            HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+        )
+        try:
+            route53.change_resource_record_sets(
+                HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": record}]}
+            )
+        except botocore.exceptions.ClientError:
+            return None
+        return "Route 53 accepts a CREATE for a record that an UPSERT already made here (AWS refuses it)"
+    finally:
+        with contextlib.suppress(botocore.exceptions.ClientError):
+            for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]:
+                if r["Type"] not in ("NS", "SOA"):
+                    route53.change_resource_record_sets(
+                        HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": r}]}
+                    )
+            route53.delete_hosted_zone(Id=zone)
+
+
+def logs_filter_by_pattern() -> str | None:
+    """None if filter_log_events returns only the events its filter pattern matches."""
+    logs = boto3.client("logs")
+    group = f"/labkit/probe/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    try:
+        logs.create_log_stream(logGroupName=group, logStreamName="s")
+        now = int(time.time() * 1000)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="s",
+            logEvents=[{"timestamp": now, "message": "ERROR one"}, {"timestamp": now + 1, "message": "INFO two"}],
+        )
+        found = [e["message"] for e in logs.filter_log_events(logGroupName=group, filterPattern="ERROR")["events"]]
+        if "INFO two" in found:
+            return "CloudWatch Logs ignores filter patterns here: filter_log_events returns every event"
+        return None
+    finally:
+        with contextlib.suppress(botocore.exceptions.ClientError):
+            logs.delete_log_group(logGroupName=group)
+
+
+PROBES: dict[str, Callable[[], str | None]] = {
+    "cloudfront": cloudfront_serves,
+    "dynamodb": dynamodb_serves,
+    "lambda": lambda_runs,
+    "logs-filter-patterns": logs_filter_by_pattern,
+    "route53-duplicate-records": route53_refuses_duplicate_records,
+    "s3-presigned-checks": s3_checks_presigned_urls,
+    "s3-restore-in-progress": s3_restore_takes_time,
+    "s3-version-self-copy": s3_copies_a_version_onto_its_key,
+}
+
+_results: dict[tuple[str, str], str | None] = {}
+
+
+def missing(name: str) -> str | None:
+    """Why the current backend lacks capability ``name`` (a key of PROBES), or None; each probed once per endpoint."""
+    key = (name, os.environ.get("AWS_ENDPOINT_URL", ""))
+    if key not in _results:
+        try:
+            _results[key] = PROBES[name]()
+        except botocore.exceptions.ClientError as err:  # the probe's own setup was refused
+            _results[key] = f"the {name} probe could not run here: {_code(err)}"
+    return _results[key]

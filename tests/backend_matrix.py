@@ -14,7 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+NOTEBOOKS = ROOT / "notebooks"
 START, END = "<!-- backend-matrix:start -->", "<!-- backend-matrix:end -->"
 BACKENDS = ("embedded", "localstack")
 
@@ -32,8 +34,11 @@ def cell(entry: dict | None) -> str:
     return "runs"
 
 
-def table(results: dict[str, dict]) -> str:
-    lessons = sorted({name for result in results.values() for name in result})
+def table(results: dict[str, dict], lessons: list[str] | None = None) -> str:
+    """One row per lesson in notebooks/ (by default): a lesson no run saw says "not run"; results for
+    notebooks that no longer exist are left out."""
+    if lessons is None:
+        lessons = sorted(path.stem for path in NOTEBOOKS.glob("[0-9]*.ipynb"))
     lines = [
         "| lesson | embedded | localstack | aws |",
         "|---|---|---|---|",
@@ -45,11 +50,15 @@ def table(results: dict[str, dict]) -> str:
 
 
 def main(paths: list[str]) -> None:
+    if not paths:
+        raise SystemExit("no results to build the table from: run `make test` and `make test-localstack` first")
     results = {}
     for path in paths:
         data = json.loads(Path(path).read_text())
         results[data["backend"]] = data["notebooks"]
     text = README.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md has no {START} … {END} block to rewrite")
     before, _, rest = text.partition(START)
     _, _, after = rest.partition(END)
     README.write_text(f"{before}{START}\n{table(results)}\n{END}{after}")

@@ -27,10 +27,20 @@ def unique():
 
 
 @pytest.fixture(scope="session")
-def dynamodb_available(lab):
-    """Skip, with the probe's reason, where DynamoDB cannot create tables (LocalStack without its Java download)."""
-    from labkit.probes import dynamodb_serves
+def requires(lab):
+    """``requires("name")`` skips the test, with the probe's one-line reason, where this backend lacks
+    capability ``name`` (a key of ``labkit.probes.PROBES``). Each probe runs once per run and endpoint."""
+    from labkit.probes import missing
 
-    reason = dynamodb_serves()
-    if reason:
-        pytest.skip(reason)
+    def require(name: str) -> None:
+        reason = missing(name)
+        if reason:  # reported at the test's line, as a skip mark would be
+            raise pytest.skip.Exception(reason, _use_item_location=True)
+
+    return require
+
+
+@pytest.fixture
+def dynamodb_available(requires):
+    """Skip, with the probe's reason, where DynamoDB cannot create tables (LocalStack without its Java download)."""
+    requires("dynamodb")

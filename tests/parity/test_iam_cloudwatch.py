@@ -163,7 +163,8 @@ def test_alarm_fires_when_breaching_data_arrives(unique):
         cw.delete_alarms(AlarmNames=[name])
 
 
-def test_log_events_are_filtered_by_pattern(unique):
+def test_log_events_are_filtered_by_pattern(unique, requires):
+    requires("logs-filter-patterns")
     logs = boto3.client("logs")
     group = f"/labkit/parity/{unique}"
     logs.create_log_group(logGroupName=group)

@@ -232,14 +232,37 @@ def test_route53_zone_records_and_alias(lab, unique):
         assert {("NS", f"{name}."), ("SOA", f"{name}.")} <= {(t, n) for n, t in records}
         got = records[(f"www.{name}.", "A")]["AliasTarget"]
         assert got["DNSName"] == "d111111abcdef8.cloudfront.net." and got["HostedZoneId"] == CLOUDFRONT_ZONE_ID
-        with pytest.raises(botocore.exceptions.ClientError) as dup:
-            route53.change_resource_record_sets(
-                HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": cname}]}
-            )
-        assert _code(dup) == "InvalidChangeBatch"
         with pytest.raises(botocore.exceptions.ClientError) as not_empty:
             route53.delete_hosted_zone(Id=zone_id)
         assert _code(not_empty) == "HostedZoneNotEmpty"
+    finally:
+        for r in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]:
+            if r["Type"] not in ("NS", "SOA"):
+                route53.change_resource_record_sets(
+                    HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": r}]}
+                )
+        route53.delete_hosted_zone(Id=zone_id)
+
+
+def test_route53_create_refuses_a_record_that_exists(lab, unique, requires):
+    """Lesson 10 UPSERTs a CNAME, then shows that CREATE refuses the same name."""
+    requires("route53-duplicate-records")
+    route53 = boto3.client("route53")
+    name = f"parity-dup-{unique}.example.com"
+    zone_id = route53.create_hosted_zone(Name=name, CallerReference=f"parity-dup-{unique}")["HostedZone"]["Id"]
+    cname = {"Name": f"store.{name}.", "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": f"www.{name}"}]}
+    other = {**cname, "ResourceRecords": [{"Value": "elsewhere.example.net"}]}
+    try:
+        route53.change_resource_record_sets(
+            HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": cname}]}
+        )
+        with pytest.raises(botocore.exceptions.ClientError) as dup:
+            route53.change_resource_record_sets(
+                HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": other}]}
+            )
+        assert _code(dup) == "InvalidChangeBatch"
+        listed = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+        assert [r["ResourceRecords"] for r in listed if r["Type"] == "CNAME"] == [[{"Value": f"www.{name}"}]]
     finally:
         for r in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]:
             if r["Type"] not in ("NS", "SOA"):

@@ -49,16 +49,42 @@ def _fetch(url: str, data: bytes | None = None, method: str = "GET") -> tuple[in
 # ---------------------------------------------------------------- versioning
 
 
-def test_versioning_keeps_overwritten_data_and_copy_restores_it(s3, bucket):
+def _two_versions(s3, bucket: str) -> tuple[str, str]:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     first = s3.put_object(Bucket=bucket, Key="n.txt", Body=b"good")["VersionId"]
     second = s3.put_object(Bucket=bucket, Key="n.txt", Body=b"bad")["VersionId"]
+    return first, second
+
+
+def test_versioning_keeps_overwritten_data(s3, bucket):
+    first, second = _two_versions(s3, bucket)
     assert first != second
     versions = s3.list_object_versions(Bucket=bucket, Prefix="n.txt")["Versions"]
     assert {(v["VersionId"], v["IsLatest"]) for v in versions} == {(first, False), (second, True)}
     assert s3.get_object(Bucket=bucket, Key="n.txt", VersionId=first)["Body"].read() == b"good"
+    assert s3.get_object(Bucket=bucket, Key="n.txt")["Body"].read() == b"bad"
+
+
+def test_copying_an_old_version_over_its_key_restores_it(s3, bucket, requires):
+    requires("s3-version-self-copy")
+    first, _ = _two_versions(s3, bucket)
     s3.copy_object(Bucket=bucket, Key="n.txt", CopySource={"Bucket": bucket, "Key": "n.txt", "VersionId": first})
     assert s3.get_object(Bucket=bucket, Key="n.txt")["Body"].read() == b"good"
+    assert len(s3.list_object_versions(Bucket=bucket, Prefix="n.txt")["Versions"]) == 3
+
+
+def test_copy_with_replaced_metadata_restores_an_old_version(s3, bucket):
+    """Lesson 02's exercise: the form every backend accepts."""
+    first, _ = _two_versions(s3, bucket)
+    s3.copy_object(
+        Bucket=bucket,
+        Key="n.txt",
+        CopySource={"Bucket": bucket, "Key": "n.txt", "VersionId": first},
+        MetadataDirective="REPLACE",
+        ContentType="text/plain",
+    )
+    current = s3.get_object(Bucket=bucket, Key="n.txt")
+    assert (current["Body"].read(), current["ContentType"]) == (b"good", "text/plain")
     assert len(s3.list_object_versions(Bucket=bucket, Prefix="n.txt")["Versions"]) == 3
 
 
@@ -86,7 +112,8 @@ def test_presigned_get_and_put_work_without_credentials(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="up.txt")["Body"].read() == b"uploaded"
 
 
-def test_expired_presigned_url_is_refused_with_403(s3, bucket):
+def test_expired_presigned_url_is_refused_with_403(s3, bucket, requires):
+    requires("s3-presigned-checks")
     s3.put_object(Bucket=bucket, Key="r.txt", Body=b"report")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "r.txt"}, ExpiresIn=1)
     time.sleep(2.2)
@@ -95,7 +122,8 @@ def test_expired_presigned_url_is_refused_with_403(s3, bucket):
     assert b"expired" in body.lower()
 
 
-def test_edited_presigned_url_is_refused_with_403(s3, bucket):
+def test_edited_presigned_url_is_refused_with_403(s3, bucket, requires):
+    requires("s3-presigned-checks")
     s3.put_object(Bucket=bucket, Key="r1.txt", Body=b"one")
     s3.put_object(Bucket=bucket, Key="r2.txt", Body=b"two")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "r1.txt"}, ExpiresIn=60)
@@ -121,10 +149,7 @@ def test_glacier_object_needs_a_restore_before_a_read(lab, s3, bucket):
         Bucket=bucket, Key="cold.bin", RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Standard"}}
     )
     assert answer["ResponseMetadata"]["HTTPStatusCode"] == 202
-    assert 'ongoing-request="true"' in s3.head_object(Bucket=bucket, Key="cold.bin")["Restore"]
-    with pytest.raises(botocore.exceptions.ClientError) as err:
-        s3.restore_object(Bucket=bucket, Key="cold.bin", RestoreRequest={"Days": 1})
-    assert _code(err.value) == "RestoreAlreadyInProgress"
+    assert "ongoing-request=" in s3.head_object(Bucket=bucket, Key="cold.bin")["Restore"]
     if not lab.is_emulator:
         pytest.skip("on AWS a Standard-tier restore takes hours; the rest is for emulators")
     deadline = time.monotonic() + 20
@@ -135,11 +160,27 @@ def test_glacier_object_needs_a_restore_before_a_read(lab, s3, bucket):
     assert s3.head_object(Bucket=bucket, Key="cold.bin")["StorageClass"] == "GLACIER"
 
 
+def test_a_restore_in_progress_is_reported_and_not_started_twice(s3, bucket, requires):
+    requires("s3-restore-in-progress")
+    s3.put_object(Bucket=bucket, Key="cold.bin", Body=b"archived bytes", StorageClass="GLACIER")
+    s3.restore_object(
+        Bucket=bucket, Key="cold.bin", RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Standard"}}
+    )
+    assert 'ongoing-request="true"' in s3.head_object(Bucket=bucket, Key="cold.bin")["Restore"]
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        s3.restore_object(Bucket=bucket, Key="cold.bin", RestoreRequest={"Days": 1})
+    assert _code(err.value) == "RestoreAlreadyInProgress"
+
+
 def test_restore_of_a_standard_object_is_refused(s3, bucket):
     s3.put_object(Bucket=bucket, Key="warm.txt", Body=b"x")
     with pytest.raises(botocore.exceptions.ClientError) as err:
         s3.restore_object(Bucket=bucket, Key="warm.txt", RestoreRequest={"Days": 1})
-    assert _code(err.value) == "ObjectAlreadyInActiveTierError"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # S3 answers "InvalidObjectState: Restore is not allowed for the object's current storage class"
+    # (the API model also names ObjectAlreadyInActiveTierError, which S3 itself does not send here).
+    if _code(err.value) != "InvalidObjectState":
+        pytest.skip(f"this backend refuses with {_code(err.value)}, where S3 answers InvalidObjectState")
 
 
 def test_lifecycle_configuration_round_trips(s3, bucket):

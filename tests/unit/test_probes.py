@@ -3,6 +3,8 @@
 import os
 import socket
 
+import botocore.exceptions
+
 from labkit import probes
 
 
@@ -21,3 +23,31 @@ def test_a_backend_that_does_not_answer_gets_a_reason(embedded_lab):
     os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{closed}"
     reason = probes.dynamodb_serves()
     assert reason.startswith("DynamoDB cannot create tables here") and "\n" not in reason
+
+
+def test_embedded_backend_has_what_the_parity_tests_probe_for(embedded_lab):
+    finer = [
+        "logs-filter-patterns",
+        "route53-duplicate-records",
+        "s3-presigned-checks",
+        "s3-restore-in-progress",
+        "s3-version-self-copy",
+    ]
+    assert {name: probes.PROBES[name]() for name in finer} == dict.fromkeys(finer)
+
+
+def test_missing_probes_once_per_endpoint_and_explains_a_refused_setup(monkeypatch):
+    calls = []
+
+    def refused():
+        calls.append(os.environ["AWS_ENDPOINT_URL"])
+        raise botocore.exceptions.ClientError({"Error": {"Code": "InternalFailure"}}, "CreateBucket")
+
+    monkeypatch.setitem(probes.PROBES, "fake", refused)
+    monkeypatch.setattr(probes, "_results", {})
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    assert probes.missing("fake") == "the fake probe could not run here: InternalFailure"
+    assert probes.missing("fake") == "the fake probe could not run here: InternalFailure"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:2")
+    probes.missing("fake")
+    assert calls == ["http://127.0.0.1:1", "http://127.0.0.1:2"]
