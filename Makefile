@@ -9,12 +9,14 @@ PIP    := --quiet --disable-pip-version-check
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-localstack matrix setup setup-dev lint format bench up down clean
+.PHONY: lab test test-localstack matrix student setup setup-dev lint format bench up down clean
 
 lab:                                ## set up, start the emulator, open JupyterLab on notebooks/
 	@$(MAKE) --no-print-directory -j2 setup
 	$(VENV)/bin/labkit up
-	@echo "Opening JupyterLab on notebooks/: open the http://127.0.0.1:... link printed below, then 00-start-here."
+	$(VENV)/bin/labkit student
+	@echo "Opening JupyterLab on notebooks/: open the http://127.0.0.1:... link printed below, then student/00-start-here."
+	@echo "student/ holds the lessons with the exercises blank, for you to write; the lessons next to it are solved."
 	@echo "Stop: Ctrl-C here stops JupyterLab; 'make down' stops the AWS emulator."
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=8888 --ServerApp.root_dir=notebooks $(AS_ROOT)
 
@@ -55,10 +57,12 @@ lint: setup-dev
 format: setup-dev
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
-bench: setup                        ## print the benchmark tables
-	$(VENV)/bin/python benchmarks/backend_startup.py
+bench: setup-dev                    ## embedded vs LocalStack in one table (~9 min; BENCH_ARGS=--quick skips the course runs)
+	$(VENV)/bin/python benchmarks/compare.py $(BENCH_ARGS)
 	$(VENV)/bin/python benchmarks/simulator.py
-	$(VENV)/bin/python benchmarks/notebooks.py
+
+student: setup                      ## (re)write notebooks/student/: the lessons with exercises blank (keeps your edits)
+	$(VENV)/bin/labkit student
 
 up: setup
 	$(VENV)/bin/labkit up

@@ -104,9 +104,11 @@ def start(python: Path, port: int, log: Path) -> subprocess.Popen:
         "DISABLE_BOTO_RETRIES": "1",
         "S3_SKIP_SIGNATURE_VALIDATION": "0",
         "LOCALSTACK_VOLUME_DIR": volume,
-        # LocalStack keeps its state (CloudWatch's metrics database among it) under $TMPDIR/localstack and clears
-        # that folder when it starts: a folder of its own keeps a second LocalStack on this machine from wiping it.
+        # LocalStack keeps its state (CloudWatch's metrics database among it) under $TMPDIR/localstack and
+        # FILESYSTEM_ROOT (by default one folder inside .venv-localstack), and clears or deletes them when it starts
+        # or stops: folders of its own keep a second LocalStack on this machine from wiping this one's.
         "TMPDIR": volume,
+        "FILESYSTEM_ROOT": os.path.join(volume, "filesystem"),
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
