@@ -19,6 +19,16 @@ def _code(err) -> str:
     return err.value.response["Error"]["Code"]
 
 
+def _delete_zone(route53, zone_id: str) -> None:
+    """Delete a hosted zone: its own records first (all but NS and SOA), as Route 53 requires."""
+    for r in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]:
+        if r["Type"] not in ("NS", "SOA"):
+            route53.change_resource_record_sets(
+                HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": r}]}
+            )
+    route53.delete_hosted_zone(Id=zone_id)
+
+
 @pytest.fixture
 def vpc(lab):
     ec2 = boto3.client("ec2")
@@ -236,12 +246,7 @@ def test_route53_zone_records_and_alias(lab, unique):
             route53.delete_hosted_zone(Id=zone_id)
         assert _code(not_empty) == "HostedZoneNotEmpty"
     finally:
-        for r in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]:
-            if r["Type"] not in ("NS", "SOA"):
-                route53.change_resource_record_sets(
-                    HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": r}]}
-                )
-        route53.delete_hosted_zone(Id=zone_id)
+        _delete_zone(route53, zone_id)
 
 
 def test_route53_create_refuses_a_record_that_exists(lab, unique, requires):
@@ -264,9 +269,4 @@ def test_route53_create_refuses_a_record_that_exists(lab, unique, requires):
         listed = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         assert [r["ResourceRecords"] for r in listed if r["Type"] == "CNAME"] == [[{"Value": f"www.{name}"}]]
     finally:
-        for r in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]:
-            if r["Type"] not in ("NS", "SOA"):
-                route53.change_resource_record_sets(
-                    HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": r}]}
-                )
-        route53.delete_hosted_zone(Id=zone_id)
+        _delete_zone(route53, zone_id)
