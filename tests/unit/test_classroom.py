@@ -381,7 +381,7 @@ def test_jupyterhub_gives_each_kernel_its_learners_key(room, tmp_path):
     )
     if missing:  # requirements-dev.txt installs both: CI must not pass by skipping
         (pytest.fail if os.environ.get("CI") else pytest.skip)(
-            "jupyterhub or configurable-http-proxy is not installed next to this Python: pip install -r requirements-dev.txt"
+            "jupyterhub or configurable-http-proxy is missing next to this Python: pip install -r requirements-dev.txt"
         )
     import requests
 
