@@ -9,6 +9,7 @@ cell in the notebooks has a registry entry, so a new exercise cannot be forgotte
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
@@ -310,14 +311,16 @@ def test_lesson_11_alarm_and_the_notebook_only_exercise(embedded_lab):
     assert _status("07", 1).status == UNAVAILABLE  # lesson 07's tuned rule lives in the kernel too
 
 
-def test_each_learner_is_checked_with_the_credentials_in_the_environment(embedded_lab, monkeypatch):
+def test_each_learner_is_checked_with_the_credentials_in_the_environment(embedded_lab):
     """A classroom checks one learner after another by changing AWS_ACCESS_KEY_ID (a 12-digit key is an account)."""
     learner = boto3.client("sqs", aws_access_key_id="111111111111", aws_secret_access_key="secret")
     url = learner.create_queue(QueueName=f"my-first-queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     learner.send_message(QueueUrl=url, MessageBody="hello")
 
     assert _status("00").status == NOT_STARTED  # as the default account (connect's dummy key)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "111111111111")
+    # Set directly, not with monkeypatch: embedded_lab removes what connect() added, and monkeypatch's
+    # undo would run after it and put connect()'s key back without its secret.
+    os.environ["AWS_ACCESS_KEY_ID"] = "111111111111"
     assert _status("00").status == PASS
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "222222222222")
+    os.environ["AWS_ACCESS_KEY_ID"] = "222222222222"
     assert _status("00").status == NOT_STARTED
