@@ -9,7 +9,8 @@ pointed at the room's backend with that learner's own key. The backend can then 
 
 Learners sign in with their roster name and the room's password (DummyAuthenticator: fine for a
 workshop on a closed network, not for the internet; see docs/instructors.md). Each gets a copy of
-notebooks/ in LABKIT_HOME/hub-users/<name>/ on first sign-in, so nobody edits anybody else's files.
+notebooks/ in LABKIT_HOME/hub-users/<name>/ on first sign-in (with its student/ versions), so nobody
+edits anybody else's files.
 
 Settings (environment variables):
     LABKIT_HOME          the instructor's labkit home (where `labkit classroom up` wrote the roster)
@@ -28,6 +29,7 @@ import sys
 from pathlib import Path
 
 from labkit import classroom, config
+from labkit.student import write_student_versions
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
@@ -70,8 +72,10 @@ def _learner_environment(spawner):
     room = classroom.require_room()
     learner = classroom.find_learner(name)
     notebooks = USERS / name / "notebooks"
-    if not notebooks.exists():
-        shutil.copytree(CHECKOUT / "notebooks", notebooks, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if not notebooks.exists():  # the solved lessons, and student/ with the exercises blank (labkit student)
+        skip = shutil.ignore_patterns(".ipynb_checkpoints", "student")
+        shutil.copytree(CHECKOUT / "notebooks", notebooks, ignore=skip)
+        write_student_versions(CHECKOUT / "notebooks", notebooks / "student")
     # A new dict: the configured one may be shared by every learner's spawner.
     spawner.environment = {
         **spawner.environment,

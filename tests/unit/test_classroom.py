@@ -467,7 +467,8 @@ def test_jupyterhub_gives_each_kernel_its_learners_key(room, tmp_path):
         # Her JupyterLab shows her own copy of the lessons.
         listing = requests.get(f"{base}/user/ana/api/contents", headers=auth, timeout=10).json()
         assert "00-start-here.ipynb" in {item["name"] for item in listing["content"]}, listing
-        assert (classroom.folder().parent / "hub-users" / "ana" / "notebooks" / "00-start-here.ipynb").exists()
+        hers = classroom.folder().parent / "hub-users" / "ana" / "notebooks"
+        assert (hers / "00-start-here.ipynb").exists() and (hers / "student" / "00-start-here.ipynb").exists()
     finally:
         hub.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
