@@ -266,7 +266,6 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
 
 def _cmd_classroom_up(args: argparse.Namespace) -> int:
-
     bind = classroom.check_bind(args.bind)  # refuses without --bind, before anything starts
     names = classroom.learner_names(args.learners, args.names)
     if not names and not classroom.read_roster():
@@ -316,7 +315,6 @@ def _cmd_classroom_key(args: argparse.Namespace) -> int:
 
 
 def _cmd_classroom_reset(args: argparse.Namespace) -> int:
-
     room = classroom.require_room()
     learner = classroom.find_learner(args.learner)
     t0 = time.perf_counter()
@@ -332,7 +330,6 @@ def _cmd_classroom_reset(args: argparse.Namespace) -> int:
 
 
 def _cmd_classroom_status(args: argparse.Namespace) -> int:
-
     room = classroom.read_room()
     roster = classroom.read_roster()
     if room is None:
@@ -361,7 +358,6 @@ def _cmd_classroom_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_classroom_down(args: argparse.Namespace) -> int:
-
     stopped = classroom.down()
     print(
         f"stopped the classroom's {' and '.join(stopped)}; the roster and its keys are kept"
