@@ -433,7 +433,9 @@ def _cmd_student(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="labkit", description="Run the course's AWS backend.")
+    parser = argparse.ArgumentParser(
+        prog="labkit", description="The course's AWS backend, student versions, progress, and classrooms."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, text in (
         ("up", _cmd_up, "start the backend (embedded) or check it answers"),
