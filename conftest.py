@@ -27,6 +27,7 @@ lesson × backend table.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -35,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from labkit.lab import UNAVAILABLE_PREFIX
+from labkit.probes import lesson_requirements
 
 _home = None
 _last_notebook = None
@@ -61,22 +63,14 @@ def pytest_runtest_setup(item):
         embedded.reset()
 
 
-def _requirements(path: str) -> list[str]:
-    return json.loads(Path(path).read_text()).get("metadata", {}).get("labkit", {}).get("requires", [])
-
-
-_probed: dict[str, str | None] = {}
-
-
+@functools.cache
 def _missing(requirement: str) -> str | None:
     """Why this backend lacks ``requirement`` (probed once per run), or None if it has it."""
-    if requirement not in _probed:
-        import labkit
-        from labkit.probes import PROBES
+    import labkit
+    from labkit import probes
 
-        labkit.connect(show=False)
-        _probed[requirement] = PROBES[requirement]()
-    return _probed[requirement]
+    labkit.connect(show=False)
+    return probes.missing(requirement)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -84,7 +78,7 @@ def pytest_collection_modifyitems(session, config, items):
         path = str(item.fspath)
         if not path.endswith(".ipynb"):
             continue
-        for requirement in _requirements(path):
+        for requirement in lesson_requirements(path):
             reason = _missing(requirement)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))

@@ -260,3 +260,10 @@ def missing(name: str) -> str | None:
         except botocore.exceptions.ClientError as err:  # the probe's own setup was refused
             _results[key] = f"the {name} probe could not run here: {_code(err)}"
     return _results[key]
+
+
+def lesson_requirements(notebook) -> list[str]:
+    """What a lesson declares it cannot run without: its notebook metadata ``"labkit": {"requires": [...]}``."""
+    from pathlib import Path
+
+    return json.loads(Path(notebook).read_text()).get("metadata", {}).get("labkit", {}).get("requires", [])

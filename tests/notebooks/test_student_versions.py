@@ -9,7 +9,6 @@ A ✓ there would mean the check passes without the learner's code: a check that
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -78,13 +77,12 @@ def _check_cells(nb) -> list:
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_student_version_runs_and_every_check_prints_a_hint(lesson, student_dir, monkeypatch):
     import labkit
+    from labkit import probes
     from labkit.backends import embedded
-    from labkit.probes import PROBES
 
-    requires = json.loads((NOTEBOOKS / lesson).read_text()).get("metadata", {}).get("labkit", {}).get("requires", [])
     labkit.connect(show=False)
-    for requirement in requires:
-        reason = PROBES[requirement]()
+    for requirement in probes.lesson_requirements(NOTEBOOKS / lesson):
+        reason = probes.missing(requirement)
         if reason:
             pytest.skip(reason)
     _, started = embedded.ensure_running()
