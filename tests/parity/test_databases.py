@@ -26,16 +26,22 @@ def _wait(describe, wanted, timeout=1800):
     return status
 
 
+# What both instances in this file are made with (the lesson's database, smallest size).
+POSTGRES = {
+    "Engine": "postgres",
+    "DBInstanceClass": "db.t4g.micro",
+    "AllocatedStorage": 20,
+    "MasterUsername": "parity",
+    "ManageMasterUserPassword": True,
+}
+
+
 @pytest.fixture
 def db(rds, lab, unique):
     db_id = f"labkit-parity-{unique}"
     rds.create_db_instance(
         DBInstanceIdentifier=db_id,
-        Engine="postgres",
-        DBInstanceClass="db.t4g.micro",
-        AllocatedStorage=20,
-        MasterUsername="parity",
-        ManageMasterUserPassword=True,
+        **POSTGRES,
         BackupRetentionPeriod=7,
         Tags=lab.tags,
     )
@@ -70,11 +76,7 @@ def test_rds_backup_window_at_create(rds, lab, unique):
     db_id = f"labkit-parity-window-{unique}"
     made = rds.create_db_instance(
         DBInstanceIdentifier=db_id,
-        Engine="postgres",
-        DBInstanceClass="db.t4g.micro",
-        AllocatedStorage=20,
-        MasterUsername="parity",
-        ManageMasterUserPassword=True,
+        **POSTGRES,
         PreferredBackupWindow="05:10-05:40",
         Tags=lab.tags,
     )["DBInstance"]
