@@ -16,7 +16,7 @@ that the caller started instead (``tests/localstack.py`` does both).
 
 A notebook can declare what it cannot run without (metadata
 ``"labkit": {"requires": ["lambda"]}``); each requirement is probed once on the
-backend (``labkit.probes``), and a notebook whose requirement is missing is
+backend (``labkit.backends.probes``), and a notebook whose requirement is missing is
 skipped with the probe's reason.
 
 With ``LABKIT_MATRIX_OUT=<file>``, the run also writes what each notebook did on
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import pytest
 
+from labkit.backends.probes import lesson_requirements
 from labkit.lab import UNAVAILABLE_PREFIX
-from labkit.probes import lesson_requirements
 
 _home = None
 _last_notebook = None
@@ -67,7 +67,7 @@ def pytest_runtest_setup(item):
 def _missing(requirement: str) -> str | None:
     """Why this backend lacks ``requirement`` (probed once per run), or None if it has it."""
     import labkit
-    from labkit import probes
+    from labkit.backends import probes
 
     labkit.connect(show=False)
     return probes.missing(requirement)

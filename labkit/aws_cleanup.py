@@ -42,6 +42,7 @@ import boto3
 import botocore.exceptions
 import botocore.parsers
 
+from labkit.aws.errors import error_code
 from labkit.backends.aws import TAG_KEY, mask_account
 
 NAME_PREFIX = "labkit-"
@@ -145,9 +146,7 @@ def _mask(text: str) -> str:
 
 
 def _code(err: Exception) -> str:
-    if isinstance(err, botocore.exceptions.ClientError):
-        return err.response.get("Error", {}).get("Code", "error")
-    return type(err).__name__  # e.g. an emulator answering a missing call with an HTML page
+    return error_code(err, type(err).__name__)  # not a ClientError: e.g. an emulator answering with an HTML page
 
 
 _ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError)

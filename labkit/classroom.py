@@ -56,7 +56,7 @@ from pathlib import Path
 
 from labkit import config
 from labkit.backends import embedded
-from labkit.errors import BackendFailedToStart, BackendNotRunning, LabkitError, PortInUse
+from labkit.errors import BackendFailedToStart, BackendNotRunning, ClassroomError, PortInUse
 
 DEFAULT_PORT = 4610  # MiniStack for the room (the learner's own embedded backend keeps 4600)
 DEFAULT_MOTO_PORT = 4611
@@ -75,10 +75,6 @@ ENV_SECRET = "LABKIT_CLASSROOM_SECRET"
 ENV_LEARNER = "LABKIT_CLASSROOM_LEARNER"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
-
-
-class ClassroomError(LabkitError):
-    """A classroom command cannot go on; the message says what to pass or run."""
 
 
 # ----------------------------------------------------------------------------- files
@@ -448,7 +444,7 @@ def down() -> list[str]:
 
 def settings(room: Room, learner: Learner, region: str | None = None) -> dict[str, str]:
     """Every variable a learner sets: what labkit.connect() reads, and the same for the AWS CLI and boto3."""
-    from labkit.services import moto_endpoint_envs
+    from labkit.backends.services import moto_endpoint_envs
 
     region = region or config.region()
     ministack, moto = room.learner_url(room.ministack), room.learner_url(room.moto)
@@ -471,7 +467,7 @@ def settings(room: Room, learner: Learner, region: str | None = None) -> dict[st
 
 def local_settings(room: Room, learner: Learner, region: str | None = None) -> dict[str, str]:
     """``settings`` for a kernel on the instructor's own machine (JupyterHub, ``classroom progress``)."""
-    from labkit.services import moto_endpoint_envs
+    from labkit.backends.services import moto_endpoint_envs
 
     values = settings(room, learner, region)
     ministack, moto = room.local_url(room.ministack), room.local_url(room.moto)
@@ -504,7 +500,7 @@ def learner_env() -> tuple[dict[str, str], str, str, str] | None:
 
     Raises BackendNotRunning with what to do if the room's server does not answer.
     """
-    from labkit.services import moto_endpoint_envs
+    from labkit.backends.services import moto_endpoint_envs
 
     url = os.environ.get(ENV_URL, "").strip().rstrip("/")
     if not url:
@@ -559,7 +555,7 @@ def learner_session(room: Room, learner: Learner, region: str | None = None):
         region_name=region or config.region(),
     )
     cfg = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=30)
-    from labkit.services import MOTO_CLIENTS
+    from labkit.backends.services import MOTO_CLIENTS
 
     def client(name: str):
         server = room.moto if name in MOTO_CLIENTS else room.ministack

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 import botocore.exceptions
 import botocore.parsers
 
+from labkit.aws.errors import error_code
 from labkit.queues import queue_name
 
 
@@ -21,7 +22,7 @@ class Cleanup:
         try:
             call(**kwargs)
         except botocore.exceptions.ClientError as err:
-            self.skipped.append(f"{what} ({err.response.get('Error', {}).get('Code', 'error')})")
+            self.skipped.append(f"{what} ({error_code(err)})")
             return False
         except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as err:
             # An emulator that does not implement a call may answer with an HTML error page.

@@ -19,9 +19,9 @@ import time
 
 from labkit import classroom, config
 from labkit.backends import aws, embedded, localstack
+from labkit.backends.services import SERVICES
 from labkit.errors import LabkitError
 from labkit.lab import DUMMY_CREDENTIALS
-from labkit.services import SERVICES
 
 
 def _cmd_up(args: argparse.Namespace) -> int:

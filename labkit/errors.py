@@ -8,7 +8,9 @@
     ├── BackendFailedToStart    a server process exited or never answered
     ├── PortInUse               another program holds a port labkit needs
     ├── RealAWSNotAllowed       the real-AWS guard refused
-    └── NoCredentials           real AWS allowed, but no credentials were found
+    ├── NoCredentials           real AWS allowed, but no credentials were found
+    ├── ClassroomError          a classroom command cannot go on (what to pass or run)
+    └── FunctionNotRunnable     a Lambda function ended in state Failed, or never became Active
 
 In a notebook, `labkit.connect()` shows the message without a traceback; on the
 command line `labkit` prints it and exits 1.
@@ -55,3 +57,11 @@ class RealAWSNotAllowed(LabkitError):
 
 class NoCredentials(LabkitError):
     pass
+
+
+class ClassroomError(LabkitError):
+    """A classroom command cannot go on; the message says what to pass or run."""
+
+
+class FunctionNotRunnable(LabkitError):
+    """A Lambda function ended in state Failed, or never became Active."""

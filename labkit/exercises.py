@@ -36,6 +36,7 @@ import boto3
 import botocore.exceptions
 
 from labkit import config
+from labkit.aws.errors import error_code
 from labkit.backends import aws
 from labkit.checks._report import CheckFailed
 from labkit.errors import LabkitError
@@ -616,7 +617,7 @@ def _lessons(lessons: Iterable[str | int] | None) -> list[str]:
 
 def _why(err: Exception) -> str:
     if isinstance(err, botocore.exceptions.ClientError):
-        return f"the backend said {err.response.get('Error', {}).get('Code', 'error')}"
+        return f"the backend said {error_code(err)}"
     return f"{type(err).__name__}: {err}"
 
 

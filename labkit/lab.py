@@ -22,7 +22,7 @@ import botocore.exceptions
 
 from labkit import classroom, config
 from labkit.backends import aws, embedded, localstack
-from labkit.services import SERVICES
+from labkit.backends.services import SERVICES
 
 MANAGED = "LABKIT_MANAGED_ENV"
 # Lessons print this before anything the backend lacks; the test suite collects these lines

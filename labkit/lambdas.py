@@ -29,14 +29,11 @@ import boto3
 import botocore.exceptions
 
 from labkit import config
-from labkit.errors import LabkitError
+from labkit.aws.errors import error_code
+from labkit.errors import FunctionNotRunnable
 from labkit.widgets.timeline import Invocation, Timeline
 
 T = TypeVar("T")
-
-
-class FunctionNotRunnable(LabkitError):
-    """A Lambda function ended in state Failed, or never became Active."""
 
 
 def zip_source(code: str, filename: str = "handler.py") -> bytes:
@@ -182,7 +179,7 @@ def delete_mapping(uuid_: str, *, timeout: float = 90.0, client: Any | None = No
         try:
             awslambda.get_event_source_mapping(UUID=uuid_)
         except botocore.exceptions.ClientError as err:
-            return err.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+            return error_code(err, "") == "ResourceNotFoundException"
         return False
 
     if not gone():
@@ -205,7 +202,7 @@ def log_events(name: str, *, since_ms: int | None = None, client: Any | None = N
                 break
             kwargs["nextToken"] = token
     except botocore.exceptions.ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if error_code(err, "") != "ResourceNotFoundException":
             raise
     return sorted(events, key=lambda e: (e.get("timestamp", 0), e.get("ingestionTime", 0)))
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import botocore.exceptions
 
+from labkit.backends.services import SERVICES
 from labkit.lab import UNAVAILABLE_PREFIX
-from labkit.services import SERVICES
 
 _BY_NAME = {s.name: s for s in SERVICES}
 

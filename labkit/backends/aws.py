@@ -13,6 +13,7 @@ import boto3
 import botocore.exceptions
 
 from labkit import config
+from labkit.aws.errors import error_code
 from labkit.errors import NoCredentials, RealAWSNotAllowed
 
 TAG_KEY = "labkit:lesson"
@@ -41,7 +42,7 @@ def identify(region: str) -> dict[str, str]:
             "no AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
         ) from None
     except botocore.exceptions.ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "error")
+        code = error_code(err)
         raise NoCredentials(f"AWS rejected the credentials ({code}): refresh them, e.g. `aws sso login`") from None
     arn = ident["Arn"]
     return {"account": mask_account(ident["Account"]), "principal": arn.split(":", 5)[-1]}

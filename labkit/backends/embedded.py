@@ -333,7 +333,7 @@ def reset() -> float:
 
 def endpoints(state: State) -> dict[str, str]:
     """The SDK settings that route each service: moto's services to moto, the rest to MiniStack."""
-    from labkit.services import moto_endpoint_envs
+    from labkit.backends.services import moto_endpoint_envs
 
     env = {"AWS_ENDPOINT_URL": state.ministack.url}
     env.update({name: state.moto.url for name in moto_endpoint_envs()})

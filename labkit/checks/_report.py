@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import botocore.exceptions
 
+from labkit.aws.errors import error_code
 from labkit.lab import UNAVAILABLE_PREFIX
 
 
@@ -73,7 +74,7 @@ def check(func):
         except CheckFailed:
             raise
         except botocore.exceptions.ClientError as err:
-            return hint(f"the backend said {err.response.get('Error', {}).get('Code', 'error')}: {err}")
+            return hint(f"the backend said {error_code(err)}: {err}")
         except Exception as err:  # a check must never stop the notebook
             return hint(f"{type(err).__name__}: {err}")
 

@@ -7,13 +7,10 @@ import time
 import boto3
 import botocore.exceptions
 
+from labkit.aws.errors import error_code
 from labkit.checks._report import Result, check, hint, passed
 
 PROBE_KEY = "labkit-check/probe.txt"
-
-
-def _error_code(err: botocore.exceptions.ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "error")
 
 
 @check
@@ -28,17 +25,17 @@ def writes_only_to(reader_s3, bucket: str, other_bucket: str, wait_s: float = 0.
             reader_s3.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"written by the check")
             break
         except botocore.exceptions.ClientError as err:
-            if _error_code(err) == "AccessDenied" and time.monotonic() < deadline:
+            if error_code(err) == "AccessDenied" and time.monotonic() < deadline:
                 time.sleep(2)
                 continue
             return hint(
-                f"the reader could not write into {bucket} ({_error_code(err)}): allow s3:PutObject on "
+                f"the reader could not write into {bucket} ({error_code(err)}): allow s3:PutObject on "
                 f"arn:aws:s3:::{bucket}/* in a policy on the reader (put_user_policy)"
             )
     try:
         reader_s3.put_object(Bucket=other_bucket, Key=PROBE_KEY, Body=b"written by the check")
     except botocore.exceptions.ClientError as err:
-        code = _error_code(err)
+        code = error_code(err)
         if code != "AccessDenied":
             return hint(f"a write into {other_bucket} failed with {code}, not AccessDenied: does that bucket exist?")
         return passed(f"the reader writes into {bucket} and is refused (AccessDenied) everywhere else")

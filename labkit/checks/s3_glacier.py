@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 
+from labkit.aws.errors import error_code
 from labkit.checks._report import Result, check, hint, passed
 
 
@@ -35,7 +36,7 @@ def archive_rule(bucket: str, prefix: str = "archive/") -> Result:
     try:
         rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     except s3.exceptions.ClientError as err:
-        if err.response["Error"]["Code"] == "NoSuchLifecycleConfiguration":
+        if error_code(err) == "NoSuchLifecycleConfiguration":
             return hint(f"{bucket} has no lifecycle configuration yet: put_bucket_lifecycle_configuration")
         raise
     mine = [r for r in rules if (r.get("Filter", {}).get("Prefix", r.get("Prefix")) == prefix)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import boto3
 import botocore.exceptions
 
+from labkit.aws.errors import error_code
 from labkit.checks._report import Result, check, hint, passed, unavailable
 from labkit.sim import SimConfig, StepRule, simulate
 
@@ -37,7 +38,7 @@ def step_policy(group: str, policy_name: str) -> Result:
     try:
         policies = boto3.client("autoscaling").describe_policies(AutoScalingGroupName=group, PolicyNames=[policy_name])
     except botocore.exceptions.ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("InternalFailure", "NotImplemented", "UnknownOperation"):
+        if error_code(err, "") in ("InternalFailure", "NotImplemented", "UnknownOperation"):
             return unavailable("Auto Scaling", "not emulated here, so there is no policy to read back")
         raise
     found = policies["ScalingPolicies"]

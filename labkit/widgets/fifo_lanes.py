@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions
 
+from labkit.aws.errors import error_code
 from labkit.queues import Event, Tally, out_of_order, run_consumers
 
 GROUP_NAMES = "ABCDEFGH"
@@ -227,7 +228,7 @@ class FifoLanesView:
             state = self.experiment(self.groups.value, self.consumers.value)
         except botocore.exceptions.ClientError as err:
             # A slider moved after the clean-up cell: say why nothing happens instead of hanging on "running…".
-            code = err.response.get("Error", {}).get("Code", "error")
+            code = error_code(err)
             self.label.value = f"the experiment failed ({code}); if the clean-up cell ran, run the lesson from the top"
             return None
         self.history.append(state)

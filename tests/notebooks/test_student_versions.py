@@ -77,8 +77,7 @@ def _check_cells(nb) -> list:
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_student_version_runs_and_every_check_prints_a_hint(lesson, student_dir, monkeypatch):
     import labkit
-    from labkit import probes
-    from labkit.backends import embedded
+    from labkit.backends import embedded, probes
 
     labkit.connect(show=False)
     for requirement in probes.lesson_requirements(NOTEBOOKS / lesson):

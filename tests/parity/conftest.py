@@ -29,8 +29,8 @@ def unique():
 @pytest.fixture(scope="session")
 def requires(lab):
     """``requires("name")`` skips the test, with the probe's one-line reason, where this backend lacks
-    capability ``name`` (a key of ``labkit.probes.PROBES``). Each probe runs once per run and endpoint."""
-    from labkit.probes import missing
+    capability ``name`` (a key of ``labkit.backends.probes.PROBES``). Each probe runs once per run and endpoint."""
+    from labkit.backends.probes import missing
 
     def require(name: str) -> None:
         reason = missing(name)

@@ -5,7 +5,7 @@ import socket
 
 import botocore.exceptions
 
-from labkit import probes
+from labkit.backends import probes
 
 
 def test_embedded_backend_has_what_the_lessons_require(embedded_lab):

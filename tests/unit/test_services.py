@@ -3,7 +3,7 @@
 import boto3
 import pytest
 
-from labkit.services import MOTO_CLIENTS, SERVICES, moto_endpoint_envs
+from labkit.backends.services import MOTO_CLIENTS, SERVICES, moto_endpoint_envs
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)

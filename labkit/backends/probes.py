@@ -25,6 +25,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from labkit.aws.errors import error_code
 from labkit.errors import LabkitError
 
 _HANDLER = "def handler(event, context):\n    return {'sum': sum(event['numbers'])}\n"
@@ -84,7 +85,7 @@ def dynamodb_serves() -> str | None:
             if os.environ.get("LABKIT_BACKEND") == "localstack"
             else ""
         )
-        return f"DynamoDB cannot create tables here: CreateTable answered {_code(err)}{hint}"
+        return f"DynamoDB cannot create tables here: CreateTable answered {error_code(err)}{hint}"
     except botocore.exceptions.BotoCoreError as err:
         return f"DynamoDB cannot create tables here: {str(err)[:160]}"
     with contextlib.suppress(botocore.exceptions.ClientError):
@@ -97,12 +98,8 @@ def cloudfront_serves() -> str | None:
     try:
         boto3.client("cloudfront").list_distributions()
     except botocore.exceptions.ClientError as err:
-        return f"CloudFront is not served here: {err.response.get('Error', {}).get('Code', 'error')}"
+        return f"CloudFront is not served here: {error_code(err)}"
     return None
-
-
-def _code(err: botocore.exceptions.ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "error")
 
 
 def _scratch_bucket(s3) -> str:
@@ -163,7 +160,7 @@ def s3_copies_a_version_onto_its_key() -> str | None:
             s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k", "VersionId": first})
         except botocore.exceptions.ClientError as err:
             return (
-                f"S3 refuses to copy an older version onto its own key here ({_code(err)}); "
+                f"S3 refuses to copy an older version onto its own key here ({error_code(err)}); "
                 "with MetadataDirective='REPLACE' the copy works"
             )
         return None
@@ -258,7 +255,7 @@ def missing(name: str) -> str | None:
         try:
             _results[key] = PROBES[name]()
         except botocore.exceptions.ClientError as err:  # the probe's own setup was refused
-            _results[key] = f"the {name} probe could not run here: {_code(err)}"
+            _results[key] = f"the {name} probe could not run here: {error_code(err)}"
     return _results[key]
 
 
