@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from labkit.backends.probes import lesson_requirements
-from labkit.lab import UNAVAILABLE_PREFIX
+from labkit.course.checks import UNAVAILABLE_PREFIX
 
 _home = None
 _last_notebook = None

@@ -8,8 +8,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from labkit.sim import SimConfig, StepRule, TargetTrackingRule, simulate
-from labkit.widgets.simulator import DayChart, SimulatorState
+from labkit.lessons.l07_scaling_with_cloudwatch.sim import SimConfig, StepRule, TargetTrackingRule, simulate
+from labkit.lessons.l07_scaling_with_cloudwatch.simulator import DayChart, SimulatorState
 
 RUNS = 7
 

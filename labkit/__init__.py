@@ -4,7 +4,6 @@
 at the chosen backend and shows a banner. Importing labkit starts nothing.
 """
 
-from labkit import checks
 from labkit.errors import (
     BackendFailedToStart,
     BackendNotInstalled,
@@ -32,6 +31,5 @@ __all__ = [
     "RealAWSNotAllowed",
     "UnknownBackend",
     "__version__",
-    "checks",
     "connect",
 ]

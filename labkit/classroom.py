@@ -592,7 +592,7 @@ def progress_rows(room: Room, roster: list[Learner], lessons=None) -> list[tuple
     """Run ``labkit.exercises.run_all`` once per learner, as that learner (env and default credentials)."""
     import boto3
 
-    from labkit import exercises  # built alongside; ImportError if it is not there yet
+    from labkit.course import progress as exercises
 
     saved = dict(os.environ)
     rows = []

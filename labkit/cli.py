@@ -254,7 +254,7 @@ In a notebook: labkit.exercises.show(). Exit code 1 only if the backend cannot b
 
 
 def _cmd_progress(args: argparse.Namespace) -> int:
-    from labkit import exercises
+    from labkit.course import progress as exercises
 
     progress = exercises.report(args.lesson, backend=args.backend, allow_real_aws=args.allow_real_aws)
     width = None if args.lesson else max(shutil.get_terminal_size((120, 24)).columns, 100)
@@ -368,7 +368,7 @@ def _cmd_classroom_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_classroom_progress(args: argparse.Namespace) -> int:
-    from labkit import exercises
+    from labkit.course import progress as exercises
 
     room = classroom.require_room()
     roster = classroom.read_roster()
@@ -421,7 +421,7 @@ def _add_classroom(sub) -> None:
 def _cmd_student(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from labkit.student import write_student_versions
+    from labkit.course.student import write_student_versions
 
     source, out = Path(args.source), Path(args.out)
     if not any(source.glob("[0-9][0-9]-*.ipynb")):

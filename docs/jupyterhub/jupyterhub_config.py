@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from labkit import classroom, config
-from labkit.student import write_student_versions
+from labkit.course.student import write_student_versions
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 

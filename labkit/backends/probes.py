@@ -37,7 +37,7 @@ _TRUST = {
 
 def lambda_runs() -> str | None:
     """None if a Python handler runs here; otherwise why not, in one line."""
-    from labkit.lambdas import wait_active, zip_source
+    from labkit.aws.lambdas import wait_active, zip_source
 
     name = f"labkit-probe-{uuid.uuid4().hex[:8]}"
     iam, awslambda = boto3.client("iam"), boto3.client("lambda")

@@ -269,3 +269,26 @@ class TimelineView:
             self.refresh()
         display(self.box)
         print(self.status.value)
+
+
+def invocations_from_records(records: list[dict], run: str | None = None) -> list[Invocation]:
+    """Turn the batch_recorder handler's BATCH records into :class:`Invocation` rows.
+
+    With ``run`` given, only messages whose body starts with ``run`` count (one experiment of several).
+    """
+    rows = []
+    for rec in records:
+        messages = [m for m in rec.get("messages", []) if run is None or str(m.get("body", "")).startswith(run)]
+        if not messages:
+            continue
+        rows.append(
+            Invocation(
+                request_id=rec.get("request_id", ""),
+                start=float(rec["start"]),
+                end=float(rec["end"]),
+                messages=tuple(m["body"] for m in messages),
+                failed=tuple(m["body"] for m in messages if m.get("failed")),
+                receive_counts=tuple(int(m.get("receive_count", 1)) for m in messages),
+            )
+        )
+    return sorted(rows, key=lambda r: r.start)

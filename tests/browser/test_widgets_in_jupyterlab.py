@@ -86,7 +86,7 @@ def test_fifo_lanes_widget_reruns_when_a_slider_moves(lesson):
 @pytest.mark.browser
 def test_scaling_simulator_redraws_when_a_slider_moves(lesson):
     """Lesson 07, SimulatorView: 'peak msg/s' 200 → 210 re-simulates the day; the live gauge moves meanwhile."""
-    from labkit.widgets.simulator import SimulatorState
+    from labkit.lessons.l07_scaling_with_cloudwatch.simulator import SimulatorState
 
     expect = _expect()
     summary_before = SimulatorState().run().summary()

@@ -56,7 +56,7 @@ def test_every_exercise_is_followed_by_a_check(nb):
     exercises = [i for i, c in enumerate(cells) if "exercise" in c.metadata.get("tags", [])]
     assert 1 <= len(exercises) <= 3
     for i in exercises:
-        assert "labkit.checks." in cells[i + 1].source, f"exercise cell {i} has no check cell after it"
+        assert "checks." in cells[i + 1].source, f"exercise cell {i} has no check cell after it"
 
 
 def test_no_secrets_account_ids_or_machine_paths(nb):

@@ -17,8 +17,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from labkit.lab import UNAVAILABLE_PREFIX
-from labkit.student import blank_exercise, write_student_versions
+from labkit.course.checks import UNAVAILABLE_PREFIX
+from labkit.course.student import blank_exercise, write_student_versions
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))

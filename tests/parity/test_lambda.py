@@ -15,7 +15,11 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from labkit import lambdas
+from labkit.aws.lambdas import delete_mapping, log_events, log_records, wait_active, zip_source
+from labkit.aws.sqs import drain_bodies, queue_depth
+from labkit.aws.waits import wait_until
+from labkit.errors import FunctionNotRunnable
+from labkit.lessons.l08_sqs_triggers_lambda.batches import account, run_batches
 
 ROLE_POLICY = {
     "Version": "2012-10-17",
@@ -81,12 +85,12 @@ def make_function(role):
             Runtime="python3.12",
             Role=role,
             Handler="handler.handler",
-            Code={"ZipFile": lambdas.zip_source(code)},
+            Code={"ZipFile": zip_source(code)},
             Timeout=timeout,
             Environment={"Variables": env or {}},
         )
         made.append(name)
-        lambdas.wait_active(name, quiet=True)
+        wait_active(name, quiet=True)
         return name
 
     yield make
@@ -107,7 +111,7 @@ def runnable(make_function):
         make_function(name, code=PROBE)
         response = boto3.client("lambda").invoke(FunctionName=name, Payload=json.dumps({"numbers": [1, 2, 3]}))
         payload = json.loads(response["Payload"].read())
-    except lambdas.FunctionNotRunnable as err:
+    except FunctionNotRunnable as err:
         pytest.skip(f"this backend cannot run Lambda code: {err}")
     except botocore.exceptions.ClientError as err:
         pytest.skip(f"this backend cannot run Lambda code: {err.response['Error']['Code']}: {err}")
@@ -138,7 +142,7 @@ def invoke(name: str, event: dict, **kwargs) -> tuple[dict, object]:
 
 
 def records_from(name: str, queue_name: str) -> list[dict]:
-    return [r for r in lambdas.log_records(name, "BATCH") if r.get("queue") == queue_name]
+    return [r for r in log_records(name, "BATCH") if r.get("queue") == queue_name]
 
 
 # --- invoke -------------------------------------------------------------------------------------------
@@ -155,8 +159,8 @@ def test_async_invoke_returns_202_and_runs_later(runnable, make_function, unique
     name = make_function(f"labkit-parity-async-{unique}")
     response, payload = invoke(name, {"token": f"async-{unique}"}, InvocationType="Event")
     assert response["StatusCode"] == 202 and payload is None
-    found = lambdas.wait_until(
-        lambda: [e for e in lambdas.log_events(name) if f"token async-{unique}" in e["message"]],
+    found = wait_until(
+        lambda: [e for e in log_events(name) if f"token async-{unique}" in e["message"]],
         timeout=90,
         desc="async log line",
     )
@@ -168,7 +172,7 @@ def test_print_reaches_cloudwatch_logs_and_the_tail(runnable, make_function, uni
     response, _ = invoke(name, {"token": f"tail-{unique}"}, LogType="Tail")
     assert f"token tail-{unique}" in base64.b64decode(response["LogResult"]).decode()
     logs = boto3.client("logs")
-    events = lambdas.wait_until(
+    events = wait_until(
         lambda: logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern=f'"tail-{unique}"')["events"],
         timeout=90,
         desc="log line in CloudWatch Logs",
@@ -196,7 +200,7 @@ def test_configuration_update_applies_without_redeploy(runnable, make_function, 
     code = "import os\n\ndef handler(event, context):\n    return os.environ['X']\n"
     name = make_function(f"labkit-parity-config-{unique}", code=code, env={"X": "before"})
     boto3.client("lambda").update_function_configuration(FunctionName=name, Environment={"Variables": {"X": "after"}})
-    lambdas.wait_active(name, quiet=True)
+    wait_active(name, quiet=True)
     assert invoke(name, {})[1] == "after"
 
 
@@ -214,18 +218,18 @@ def send(url: str, bodies: list[str]) -> None:
 def test_batch_size_and_max_concurrency_are_respected(runnable, make_function, queues, unique):
     name = make_function(f"labkit-parity-esm-{unique}", env={"WORK_SECONDS": "0.4"})
     url, _ = queues("esm", VisibilityTimeout="30")
-    timeline = lambdas.run_batches(name, url, messages=24, batch_size=3, max_concurrency=2, timeout=120, quiet=True)
+    timeline = run_batches(name, url, messages=24, batch_size=3, max_concurrency=2, timeout=120, quiet=True)
     assert timeline.distinct_messages == {m for inv in timeline.invocations for m in inv.messages}
     assert timeline.message_count == 24, "every message handled exactly once"
     assert max(timeline.batch_sizes) <= 3
     assert timeline.peak_concurrency <= 2
-    assert lambdas.queue_depth(url) == 0
+    assert queue_depth(url) == 0
 
 
 def test_each_batch_is_one_invocation(runnable, make_function, queues, unique):
     name = make_function(f"labkit-parity-one-{unique}", env={"WORK_SECONDS": "0.1"})
     url, _ = queues("one", VisibilityTimeout="30")
-    timeline = lambdas.run_batches(name, url, messages=10, batch_size=5, max_concurrency=2, timeout=120, quiet=True)
+    timeline = run_batches(name, url, messages=10, batch_size=5, max_concurrency=2, timeout=120, quiet=True)
     request_ids = [inv.request_id for inv in timeline.invocations]
     assert len(set(request_ids)) == len(request_ids) and timeline.message_count == 10
 
@@ -246,17 +250,17 @@ def _failure_run(make_function, queues, unique, *, report: bool):
         FunctionResponseTypes=["ReportBatchItemFailures"] if report else [],
     )
     try:
-        lambdas.wait_until(lambda: lambdas.queue_depth(url) == 0, timeout=120, interval=0.5, desc=f"{tag} drained")
+        wait_until(lambda: queue_depth(url) == 0, timeout=120, interval=0.5, desc=f"{tag} drained")
     finally:
-        lambdas.delete_mapping(mapping["UUID"])
-    in_dlq = lambdas.drain_bodies(dlq_url)
+        delete_mapping(mapping["UUID"])
+    in_dlq = drain_bodies(dlq_url)
     return bodies, records_from(name, url.rsplit("/", 1)[-1]), in_dlq
 
 
 def test_partial_batch_failure_returns_only_the_failed_message(runnable, make_function, queues, unique):
     bodies, records, in_dlq = _failure_run(make_function, queues, unique, report=True)
     assert in_dlq == ["poison-1"]
-    result = lambdas.account(bodies, records, in_dlq, report_failures=True)
+    result = account(bodies, records, in_dlq, report_failures=True)
     assert result.all_accounted, result.table()
     assert result.counts == {"processed once": 3, "in the DLQ": 1}
     handled = {row["body"]: row["attempts"] for row in result.rows}
@@ -265,7 +269,7 @@ def test_partial_batch_failure_returns_only_the_failed_message(runnable, make_fu
 
 def test_without_report_the_whole_batch_is_retried(runnable, make_function, queues, unique):
     bodies, records, in_dlq = _failure_run(make_function, queues, unique, report=False)
-    result = lambdas.account(bodies, records, in_dlq, report_failures=False)
+    result = account(bodies, records, in_dlq, report_failures=False)
     assert result.all_accounted, result.table()
     assert "poison-1" in in_dlq
     # every message that shared a batch with the poison message was handled again
@@ -286,7 +290,7 @@ def test_fifo_source_keeps_order_per_group(runnable, make_function, queues, uniq
     mapping = boto3.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=3)
     queue_name = url.rsplit("/", 1)[-1]
     try:
-        batches = lambdas.wait_until(
+        batches = wait_until(
             lambda: (
                 (found := records_from(name, queue_name))
                 and sum(len(r["messages"]) for r in found) >= len(sent)
@@ -296,7 +300,7 @@ def test_fifo_source_keeps_order_per_group(runnable, make_function, queues, uniq
             desc="fifo handled",
         )
     finally:
-        lambdas.delete_mapping(mapping["UUID"])
+        delete_mapping(mapping["UUID"])
     handled = [m["body"] for r in sorted(batches, key=lambda r: r["start"]) for m in r["messages"]]
     for group in ("a", "b"):
         assert [b for b in handled if b.startswith(group)] == [b for b in sent if b.startswith(group)]

@@ -9,7 +9,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from labkit.networking import fetch_via_cdn
+from labkit.lessons.l10_networking.network_map import fetch_via_cdn
 
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"

@@ -438,7 +438,8 @@ def test_cli_cleanup_rejects_a_malformed_lesson(capsys):
 
 
 def test_add_tags_tags_where_it_can_and_says_so_where_it_cannot(moto_env, capsys):
-    from labkit.lab import UNAVAILABLE_PREFIX, Lab
+    from labkit.course.checks import UNAVAILABLE_PREFIX
+    from labkit.lab import Lab
 
     lab = Lab(backend="aws", region="us-east-1", routes=[], lesson="02-s3-and-glacier")
     s3 = boto3.client("s3")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from labkit.checks._report import CheckFailed, check, hint, passed
+from labkit.course.checks import CheckFailed, check, hint, passed
 
 
 @check

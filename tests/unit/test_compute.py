@@ -1,4 +1,4 @@
-"""labkit.compute (lesson 01's watch, timeline and price table) and labkit.checks.ec2_ebs, against in-process moto."""
+"""Lesson 01's lifecycle helpers (watch, timeline, price table) and its checks, against in-process moto."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import boto3
 import matplotlib
 import pytest
 
-from labkit import compute
-from labkit.checks import ec2_ebs
-from labkit.checks._report import CheckFailed
-from labkit.compute import Lifecycle, Sample, Watch
+from labkit.course.checks import CheckFailed
+from labkit.lessons.l01_ec2_and_ebs import checks as ec2_ebs
+from labkit.lessons.l01_ec2_and_ebs import lifecycle as compute
+from labkit.lessons.l01_ec2_and_ebs.lifecycle import Lifecycle, Sample, Watch
 
 matplotlib.use("Agg")
 

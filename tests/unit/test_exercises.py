@@ -8,6 +8,7 @@ cell in the notebooks has a registry entry, so a new exercise cannot be forgotte
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -18,8 +19,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from labkit import cli, exercises
-from labkit.exercises import NOT_STARTED, NOT_YET, PASS, UNAVAILABLE
+from labkit import cli
+from labkit.course import progress as exercises
+from labkit.course.exercises import all_exercises
+from labkit.course.progress import NOT_STARTED, NOT_YET, PASS, UNAVAILABLE
+from labkit.course.registry import BY_NUMBER, lessons
+from labkit.lessons.l02_s3_and_glacier.checks import NOTES_ORIGINAL
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -33,15 +38,15 @@ def _notebook_exercises() -> list[tuple[str, int, str, str]]:
         for i, cell in enumerate(cells):
             if "exercise" in cell.get("metadata", {}).get("tags", []):
                 number += 1
-                check = re.search(r"labkit\.checks\.(\w+)\.(\w+)\(", "".join(cells[i + 1]["source"]))
-                assert check, f"{path.name}: the cell after exercise {number} calls no labkit.checks function"
-                found.append((path.name[:2], number, f"{check.group(1)}.{check.group(2)}", path.name))
+                check = re.search(r"^checks\.(\w+)\(", "".join(cells[i + 1]["source"]), re.M)
+                assert check, f"{path.name}: the cell after exercise {number} calls no checks.<name>(...) function"
+                found.append((path.name[:2], number, check.group(1), path.name))
     return found
 
 
 def _tags(lesson: str) -> dict[str, str]:
     """The tags a lesson's cells put on what they create (lab.tag_dict)."""
-    return {"labkit:lesson": exercises.LESSONS[lesson]}
+    return {"labkit:lesson": BY_NUMBER[lesson].tag}
 
 
 def _status(lesson: str, number: int = 1) -> exercises.ExerciseResult:
@@ -55,11 +60,11 @@ def _status(lesson: str, number: int = 1) -> exercises.ExerciseResult:
 
 def test_every_exercise_cell_has_a_registry_entry_and_no_more():
     in_notebooks = [(lesson, number, check) for lesson, number, check, _ in _notebook_exercises()]
-    registered = [(e.lesson, e.number, e.check) for e in exercises.EXERCISES]
+    registered = [(e.lesson.number, e.number, e.check_name) for e in all_exercises()]
     assert len(in_notebooks) >= 20
     assert registered == in_notebooks
-    for exercise in exercises.EXERCISES:
-        assert callable(exercise.check_function()), exercise.check
+    for exercise in all_exercises():
+        assert callable(exercise.check), exercise.check_name
         assert (exercise.find is None) == bool(exercise.notebook_only), exercise.key
 
 
@@ -69,24 +74,25 @@ def test_registry_matches_each_lessons_tag_title_and_names():
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").lower()
         lesson = path.name[:2]
-        assert f'labkit.connect(lesson="{exercises.LESSONS[lesson]}")' in code, path.name
-        for exercise in (e for e in exercises.EXERCISES if e.lesson == lesson):
+        assert f'labkit.connect(lesson="{BY_NUMBER[lesson].tag}")' in code, path.name
+        for exercise in all_exercises(lesson):
             assert exercise.title.lower() in text, f"{exercise.key} {exercise.title!r} is not the lesson's title for it"
-        if lesson in exercises.DEMO_QUEUES:  # every queue the demos make is known, so it is never taken for an attempt
+        demo_queues = getattr(importlib.import_module(f"{BY_NUMBER[lesson].module}.checks"), "DEMO_QUEUES", None)
+        if demo_queues:  # every queue the demos make is known, so it is never taken for an attempt
             names = set(re.findall(r"\{prefix\}-([a-z0-9.-]+)", code))
             exercise_names = {"steps.fifo", "jobs", "my-queue", "my-dlq"}
             queues = {n for n in names if f'QueueName=f"{{prefix}}-{n}"' in code or f'{{prefix}}-{n}", max' in code}
-            assert queues - exercise_names <= set(exercises.DEMO_QUEUES[lesson]), path.name
+            assert queues - exercise_names <= set(demo_queues), path.name
     lesson_02 = "\n".join(
         "".join(c["source"]) for c in json.loads((NOTEBOOKS / "02-s3-and-glacier.ipynb").read_text())["cells"]
     )
-    assert f'original = b"{exercises.NOTES_ORIGINAL.decode()}"' in lesson_02 and 'notes_key = "notes.txt"' in lesson_02
+    assert f'original = b"{NOTES_ORIGINAL.decode()}"' in lesson_02 and 'notes_key = "notes.txt"' in lesson_02
 
 
 def test_a_lesson_that_does_not_exist_is_refused():
     with pytest.raises(ValueError, match="no lesson '12'"):
         exercises.run_all("12")
-    assert exercises._lessons(["4", "04-sqs-standard-vs-fifo", 0]) == ["04", "04", "00"]
+    assert [x.number for x in lessons(["4", "04-sqs-standard-vs-fifo", 0])] == ["04", "04", "00"]
 
 
 # ----------------------------------------------------------------------------- no backend
@@ -97,7 +103,7 @@ def test_a_backend_that_is_down_is_one_line_and_never_an_exception(monkeypatch, 
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "nothing-running"))
     results = exercises.run_all()
-    assert len(results) == len(exercises.EXERCISES)
+    assert len(results) == len(all_exercises())
     assert {r.status for r in results} == {UNAVAILABLE}
     assert all("not running" in r.detail for r in results)
     assert cli.main(["progress"]) == 1

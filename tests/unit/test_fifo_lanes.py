@@ -5,8 +5,15 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from labkit.queues import Event
-from labkit.widgets.fifo_lanes import FifoLanesView, LanesState, draw, png, run_fifo_lanes, work_time
+from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event
+from labkit.lessons.l04_sqs_standard_vs_fifo.fifo_lanes import (
+    FifoLanesView,
+    LanesState,
+    draw,
+    png,
+    run_fifo_lanes,
+    work_time,
+)
 
 
 def ev(group, seq, consumer, start, end):

@@ -145,7 +145,7 @@ def test_a_killed_parent_takes_the_server_with_it():
 def test_the_least_privilege_check_passes_only_for_the_right_policy(monkeypatch):
     import json
 
-    from labkit.checks import iam_cloudwatch
+    from labkit.lessons.l11_iam_and_cloudwatch import checks as iam_cloudwatch
 
     monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
     name = f"reader-{uuid.uuid4().hex[:8]}"

@@ -1,4 +1,4 @@
-"""labkit.lambdas and the lessons' handlers, in-process (moto where AWS is needed, stubs for states moto lacks)."""
+"""labkit.aws.lambdas, lesson 08's batches and the lessons' handlers, in-process (moto, stubs for states moto lacks)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from labkit import lambdas
-from labkit.checks._report import Result
+from labkit.aws.lambdas import log_events, log_records, parse_records, wait_active, zip_handler, zip_source
+from labkit.aws.sqs import drain_bodies, queue_depth
+from labkit.aws.waits import wait_until
+from labkit.course.checks import Result
+from labkit.errors import FunctionNotRunnable
+from labkit.lessons.l08_sqs_triggers_lambda.batches import account
+from labkit.widgets.timeline import invocations_from_records
 
 HANDLERS = Path(__file__).resolve().parents[2] / "notebooks" / "lambdas"
 
@@ -46,7 +51,7 @@ def context(request_id: str = "req-1"):
 
 
 def test_zip_handler_puts_the_file_at_the_root_under_its_own_name():
-    package = lambdas.zip_handler(HANDLERS / "hello.py")
+    package = zip_handler(HANDLERS / "hello.py")
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
         assert archive.namelist() == ["hello.py"]
         assert archive.read("hello.py").decode() == (HANDLERS / "hello.py").read_text()
@@ -54,14 +59,14 @@ def test_zip_handler_puts_the_file_at_the_root_under_its_own_name():
 
 
 def test_zip_source_is_reproducible():
-    assert lambdas.zip_source("x = 1\n") == lambdas.zip_source("x = 1\n")
-    with zipfile.ZipFile(io.BytesIO(lambdas.zip_source("x = 1\n", "shout.py"))) as archive:
+    assert zip_source("x = 1\n") == zip_source("x = 1\n")
+    with zipfile.ZipFile(io.BytesIO(zip_source("x = 1\n", "shout.py"))) as archive:
         assert archive.namelist() == ["shout.py"]
 
 
 def test_zip_handler_says_which_file_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nope\.py"):
-        lambdas.zip_handler(tmp_path / "nope.py")
+        zip_handler(tmp_path / "nope.py")
 
 
 # --- waiting for a function ------------------------------------------------------------------
@@ -86,7 +91,7 @@ def test_wait_active_returns_once_active_and_updated(capsys):
         {"State": "Active", "LastUpdateStatus": "InProgress"},
         {"State": "Active", "LastUpdateStatus": "Successful", "Timeout": 3},
     )
-    config = lambdas.wait_active("f", client=stub)
+    config = wait_active("f", client=stub)
     assert config["Timeout"] == 3 and stub.calls == 3
     assert "f: Active after" in capsys.readouterr().out
 
@@ -96,8 +101,8 @@ def test_wait_active_explains_a_failed_function_in_one_line(monkeypatch):
     stub = StubLambda(
         {"State": "Failed", "StateReasonCode": "InternalError", "StateReason": "Error while creating lambda: Docker"}
     )
-    with pytest.raises(lambdas.FunctionNotRunnable) as caught:
-        lambdas.wait_active("f", client=stub)
+    with pytest.raises(FunctionNotRunnable) as caught:
+        wait_active("f", client=stub)
     message = str(caught.value)
     assert "\n" not in message
     assert "state Failed (InternalError" in message and "Docker" in message and "docker.sock" in message
@@ -107,23 +112,23 @@ def test_wait_active_failed_elsewhere_has_no_docker_advice(monkeypatch):
     monkeypatch.delenv("LABKIT_BACKEND", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     stub = StubLambda({"State": "Failed", "StateReasonCode": "InvalidZipFileException"})
-    with pytest.raises(lambdas.FunctionNotRunnable, match="InvalidZipFileException") as caught:
-        lambdas.wait_active("f", client=stub)
+    with pytest.raises(FunctionNotRunnable, match="InvalidZipFileException") as caught:
+        wait_active("f", client=stub)
     assert "docker" not in str(caught.value).lower()
 
 
 def test_wait_active_gives_up_after_its_timeout():
     stub = StubLambda({"State": "Pending", "LastUpdateStatus": "InProgress"})
-    with pytest.raises(lambdas.FunctionNotRunnable, match="still Pending/InProgress"):
-        lambdas.wait_active("f", client=stub, timeout=0.3, quiet=True)
+    with pytest.raises(FunctionNotRunnable, match="still Pending/InProgress"):
+        wait_active("f", client=stub, timeout=0.3, quiet=True)
 
 
 def test_wait_until_returns_the_first_truthy_value_and_times_out():
     values = iter([None, 0, "found"])
-    assert lambdas.wait_until(lambda: next(values), timeout=5, interval=0.01) == "found"
+    assert wait_until(lambda: next(values), timeout=5, interval=0.01) == "found"
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="never"):
-        lambdas.wait_until(lambda: None, timeout=0.2, interval=0.05, desc="never")
+        wait_until(lambda: None, timeout=0.2, interval=0.05, desc="never")
     assert time.monotonic() - started < 2
 
 
@@ -138,7 +143,7 @@ def test_parse_records_keeps_only_marked_json_lines():
         'BATCHY {"b": 2}',
         'noise\nBATCH {"c": 3}',
     ]
-    assert lambdas.parse_records(messages, "BATCH") == [{"a": 1}, {"c": 3}]
+    assert parse_records(messages, "BATCH") == [{"a": 1}, {"c": 3}]
 
 
 def test_log_records_reads_every_page_in_order(aws):
@@ -152,8 +157,8 @@ def test_log_records_reads_every_page_in_order(aws):
         logStreamName="s",
         logEvents=[{"timestamp": now + i, "message": f"BATCH {json.dumps({'n': i})}"} for i in range(120)],
     )
-    assert [r["n"] for r in lambdas.log_records("recorder", "BATCH")] == list(range(120))
-    assert lambdas.log_events("never-ran") == []
+    assert [r["n"] for r in log_records("recorder", "BATCH")] == list(range(120))
+    assert log_events("never-ran") == []
 
 
 def test_invocations_from_records_filters_by_run_and_keeps_failures():
@@ -167,7 +172,7 @@ def test_invocations_from_records_filters_by_run_and_keeps_failures():
         },
         {"request_id": "c", "start": 0.5, "end": 0.6, "messages": [{"body": "other-2"}]},
     ]
-    rows = lambdas.invocations_from_records(records, run="r1")
+    rows = invocations_from_records(records, run="r1")
     assert [r.request_id for r in rows] == ["a", "b"]
     assert rows[0].messages == ("r1-000",) and rows[0].receive_counts == (2,)
     assert rows[1].failed == ("r1-002",)
@@ -183,7 +188,7 @@ def batch(*messages):
 def test_account_with_partial_batch_responses():
     sent = ["a", "poison", "b", "c"]
     records = [batch("a", "poison"), batch("b", "c"), batch("poison")]
-    result = lambdas.account(sent, records, ["poison"], report_failures=True)
+    result = account(sent, records, ["poison"], report_failures=True)
     assert result.all_accounted
     assert result.counts == {"processed once": 3, "in the DLQ": 1}
     assert result.handled_twice_or_more == ["poison"]
@@ -193,7 +198,7 @@ def test_account_with_partial_batch_responses():
 def test_account_without_partial_responses_fails_the_whole_batch():
     sent = ["a", "poison", "b"]
     records = [batch("a", "poison"), batch("b"), batch("a", "poison")]
-    result = lambdas.account(sent, records, ["a", "poison"], report_failures=False)
+    result = account(sent, records, ["a", "poison"], report_failures=False)
     assert result.all_accounted
     rows = {row["body"]: row for row in result.rows}
     assert rows["a"]["attempts"] == 2 and rows["a"]["successes"] == 0 and rows["a"]["outcome"] == "in the DLQ"
@@ -201,7 +206,7 @@ def test_account_without_partial_responses_fails_the_whole_batch():
 
 
 def test_account_flags_missing_and_duplicated_messages():
-    result = lambdas.account(["a", "b", "c"], [batch("a"), batch("a")], [], report_failures=True)
+    result = account(["a", "b", "c"], [batch("a"), batch("a")], [], report_failures=True)
     assert not result.all_accounted
     assert {row["body"]: row["outcome"] for row in result.rows} == {
         "a": "processed 2 times",
@@ -217,9 +222,9 @@ def test_drain_bodies_and_queue_depth(aws):
     url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
     for i in range(13):
         sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
-    assert lambdas.queue_depth(url) == 13
-    assert sorted(lambdas.drain_bodies(url)) == sorted(f"m{i}" for i in range(13))
-    assert lambdas.queue_depth(url) == 0
+    assert queue_depth(url) == 13
+    assert sorted(drain_bodies(url)) == sorted(f"m{i}" for i in range(13))
+    assert queue_depth(url) == 0
 
 
 # --- the lessons' handlers, called directly --------------------------------------------------
@@ -251,7 +256,7 @@ def test_batch_recorder_reports_or_raises(monkeypatch, capsys):
         ]
     }
     assert recorder.handler(event, context()) == {"batchItemFailures": [{"itemIdentifier": "id-poison-2"}]}
-    [line] = lambdas.parse_records(capsys.readouterr().out.splitlines(), "BATCH")
+    [line] = parse_records(capsys.readouterr().out.splitlines(), "BATCH")
     assert line["queue"] == "work" and [m["failed"] for m in line["messages"]] == [False, True]
     assert line["start"] <= line["end"]
     monkeypatch.setenv("ON_FAILURE", "raise")
@@ -286,11 +291,11 @@ def test_checks_give_hints_not_exceptions(aws, capsys, monkeypatch):
     monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)  # the test session makes hints fail cells
 
     results = [
-        labkit.checks.lambda_functions.shouts(None),
-        labkit.checks.lambda_functions.shouts("no-such-function"),
-        labkit.checks.lambda_functions.configured("no-such-function"),
-        labkit.checks.sqs_lambda.batch_settings(None, None),
-        labkit.checks.sqs_lambda.reports_failures("http://127.0.0.1:1/000000000000/none", "f"),
+        labkit.lessons.l03_lambda.checks.shouts(None),
+        labkit.lessons.l03_lambda.checks.shouts("no-such-function"),
+        labkit.lessons.l03_lambda.checks.configured("no-such-function"),
+        labkit.lessons.l08_sqs_triggers_lambda.checks.batch_settings(None, None),
+        labkit.lessons.l08_sqs_triggers_lambda.checks.reports_failures("http://127.0.0.1:1/000000000000/none", "f"),
     ]
     assert all(isinstance(r, Result) and not r for r in results)
     out = capsys.readouterr().out

@@ -7,9 +7,9 @@ import uuid
 import boto3
 import pytest
 
-from labkit.queues import Tally
-from labkit.scaling import AlarmBridge, Fleet, SelfRunGroup
-from labkit.scaling.policy import adjustment, breach_from_reason, new_capacity
+from labkit.aws.tally import Tally
+from labkit.lessons.l07_scaling_with_cloudwatch import AlarmBridge, Fleet, SelfRunGroup
+from labkit.lessons.l07_scaling_with_cloudwatch.policy import adjustment, breach_from_reason, new_capacity
 
 STEPS = {
     "AdjustmentType": "ChangeInCapacity",

@@ -2,10 +2,10 @@
 
 import pytest
 
-from labkit.scaling.history import PressureHistory
-from labkit.sim import StepRule, TargetTrackingRule
-from labkit.widgets.pressure import PressureGauge
-from labkit.widgets.simulator import SimulatorState, SimulatorView
+from labkit.lessons.l07_scaling_with_cloudwatch.history import PressureHistory
+from labkit.lessons.l07_scaling_with_cloudwatch.pressure import PressureGauge
+from labkit.lessons.l07_scaling_with_cloudwatch.sim import StepRule, TargetTrackingRule
+from labkit.lessons.l07_scaling_with_cloudwatch.simulator import SimulatorState, SimulatorView
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from labkit.sim import SimConfig, StepRule, TargetTrackingRule, arrivals, simulate
+from labkit.lessons.l07_scaling_with_cloudwatch.sim import SimConfig, StepRule, TargetTrackingRule, arrivals, simulate
 
 
 def overload(**overrides):

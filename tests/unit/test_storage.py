@@ -1,4 +1,4 @@
-"""labkit.storage (lesson 02's prices, cost arithmetic and chart) and labkit.checks.s3_glacier, with in-process moto."""
+"""Lesson 02's costs (prices, cost arithmetic, chart) and its checks, with in-process moto."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import botocore.session
 import matplotlib
 import pytest
 
-from labkit import storage
-from labkit.checks import s3_glacier
+from labkit.lessons.l02_s3_and_glacier import checks as s3_glacier
+from labkit.lessons.l02_s3_and_glacier import costs as storage
 
 matplotlib.use("Agg")
 

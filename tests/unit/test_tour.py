@@ -2,8 +2,8 @@
 
 import botocore.exceptions
 
-from labkit.lab import UNAVAILABLE_PREFIX
-from labkit.tour import ServiceTour
+from labkit.course.checks import UNAVAILABLE_PREFIX
+from labkit.lessons.l00_start_here.tour import ServiceTour
 
 
 def test_answers_errors_and_the_summary(capsys):

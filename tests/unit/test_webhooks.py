@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 from standardwebhooks import Webhook
 
-from labkit.webhooks import (
-    Accounting,
+from labkit.lessons.l06_webhooks import (
+    EventAccounting,
     MailTracker,
     QueueWorker,
     RetryPolicy,
@@ -23,7 +23,7 @@ from labkit.webhooks import (
     new_secret,
     retryable,
 )
-from labkit.widgets.deliveries import delivery_chart, delivery_rows, delivery_summary
+from labkit.lessons.l06_webhooks.deliveries import delivery_chart, delivery_rows, delivery_summary
 
 FAST = RetryPolicy(base=0.01, cap=0.04, max_attempts=4, timeout=1.0)
 
@@ -241,11 +241,11 @@ def test_worker_deletes_what_it_handled_and_leaves_failures_for_the_dlq():
 
 def test_accounting_finds_lost_and_doubled_events():
     published = {"a": "opened m-1", "b": "clicked m-1", "c": "opened m-2"}
-    good = Accounting(published, {"processed": {"a", "b"}, "dlq": {"c"}})
+    good = EventAccounting(published, {"processed": {"a", "b"}, "dlq": {"c"}})
     assert good.ok and "lost 0" in str(good)
-    lost = Accounting(published, {"processed": {"a"}, "dlq": {"c"}})
+    lost = EventAccounting(published, {"processed": {"a"}, "dlq": {"c"}})
     assert not lost.ok and lost.missing == ["clicked m-1"]
-    doubled = Accounting(published, {"processed": {"a", "b", "c"}, "dlq": {"c"}})
+    doubled = EventAccounting(published, {"processed": {"a", "b", "c"}, "dlq": {"c"}})
     assert not doubled.ok and doubled.twice == ["opened m-2"]
 
 
@@ -304,7 +304,7 @@ def aws(monkeypatch):
 
 
 def test_bounces_counted_check(aws):
-    from labkit.checks import webhooks as checks
+    from labkit.lessons.l06_webhooks import checks
 
     dynamodb = boto3.client("dynamodb")
     dynamodb.create_table(
@@ -324,7 +324,7 @@ def test_bounces_counted_check(aws):
 
 
 def test_sns_confirmed_check_wants_a_confirmed_http_subscription(aws):
-    from labkit.checks import webhooks as checks
+    from labkit.lessons.l06_webhooks import checks
 
     sns = boto3.client("sns")
     arn = sns.create_topic(Name="alerts")["TopicArn"]

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labkit.webhooks import WebhookReceiver, new_secret, signed_headers
+from labkit.lessons.l06_webhooks import WebhookReceiver, new_secret, signed_headers
 
 SECRET = new_secret()
 MAX_BODY = 4096

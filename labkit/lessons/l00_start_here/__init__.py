@@ -1,0 +1,9 @@
+"""Lesson 00 · start here: the tour of the core services, and the first exercise's check.
+
+A notebook imports what it uses from here: ``from labkit.lessons.l00_start_here import checks, ...``.
+"""
+
+from labkit.lessons.l00_start_here import checks
+from labkit.lessons.l00_start_here.tour import Row, ServiceTour
+
+__all__ = ["Row", "ServiceTour", "checks"]

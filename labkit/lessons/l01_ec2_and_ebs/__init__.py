@@ -1,0 +1,38 @@
+"""Lesson 01 · EC2 and EBS: an instance's lifecycle watched and drawn, On-Demand prices, and the checks.
+
+A notebook imports what it uses from here: ``from labkit.lessons.l01_ec2_and_ebs import checks, ...``.
+"""
+
+from labkit.lessons.l01_ec2_and_ebs import checks
+from labkit.lessons.l01_ec2_and_ebs.lifecycle import (
+    HOURS_PER_MONTH,
+    ON_DEMAND_USD_PER_HOUR,
+    PRICE_NOTE,
+    PRICE_SOURCE,
+    STATE_COLOURS,
+    STATES,
+    Lifecycle,
+    Sample,
+    Watch,
+    draw_lifecycle,
+    format_price_table,
+    price_rows,
+    volume_attachments,
+)
+
+__all__ = [
+    "HOURS_PER_MONTH",
+    "ON_DEMAND_USD_PER_HOUR",
+    "PRICE_NOTE",
+    "PRICE_SOURCE",
+    "STATES",
+    "STATE_COLOURS",
+    "Lifecycle",
+    "Sample",
+    "Watch",
+    "checks",
+    "draw_lifecycle",
+    "format_price_table",
+    "price_rows",
+    "volume_attachments",
+]
