@@ -24,6 +24,7 @@ test:                               ## lint; unit, parity and browser tests, and
 	@$(MAKE) --no-print-directory -j2 setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy labkit
 	@mkdir -p $(RESULTS)
 	LABKIT_MATRIX_OUT=$(RESULTS)/matrix-embedded.json $(VENV)/bin/pytest
 

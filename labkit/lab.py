@@ -20,24 +20,16 @@ from dataclasses import dataclass, field
 import boto3
 import botocore.exceptions
 
-from labkit import classroom, config
-from labkit.backends import aws, embedded, localstack
-from labkit.backends.services import SERVICES
+from labkit import backends, config
+from labkit.backends import aws
+from labkit.backends.base import DUMMY_CREDENTIALS, Route
+from labkit.course.checks import UNAVAILABLE_PREFIX
+
+__all__ = ["DUMMY_CREDENTIALS", "MANAGED", "Lab", "Route", "connect"]
 
 MANAGED = "LABKIT_MANAGED_ENV"
-# Lessons print this before anything the backend lacks; the test suite collects these lines
-# into the README's lesson × backend table (conftest.py, tests/backend_matrix.py).
-UNAVAILABLE_PREFIX = "– not on this backend:"
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 # Settings that would send an emulator session's requests or credentials elsewhere.
 _CONFLICTING = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-
-
-@dataclass(frozen=True)
-class Route:
-    server: str  # e.g. "MiniStack 1.5.33"
-    endpoint: str  # URL, or "AWS" on the real backend
-    services: tuple[str, ...]
 
 
 @dataclass
@@ -54,7 +46,7 @@ class Lab:
 
     @property
     def is_emulator(self) -> bool:
-        return self.backend != "aws"
+        return backends.get(self.backend).emulator
 
     @property
     def tags(self) -> list[dict[str, str]]:
@@ -123,10 +115,6 @@ class Lab:
         )
 
 
-def _service_names(moto: bool) -> tuple[str, ...]:
-    return tuple(s.name for s in SERVICES if s.moto == moto)
-
-
 def _apply_env(values: dict[str, str], emulator: bool) -> None:
     """Set the SDK settings for this backend and forget the ones a previous connect() set."""
     for name in os.environ.get(MANAGED, "").split(","):
@@ -156,53 +144,20 @@ def connect(
     ``labkit:lesson`` tag put on what the lesson creates. Real AWS needs
     ``allow_real_aws=True`` or ``LABKIT_ALLOW_REAL_AWS=1``.
     """
-    name = config.resolve_backend(backend)
-    region = config.region()
-    if name == "embedded" and (room := classroom.learner_env()) is not None:
-        # Classroom mode (labkit/classroom.py): the instructor's servers, with this learner's own key.
-        env, url, moto_url, learner = room
-        routes = [
-            Route("classroom MiniStack", url, _service_names(moto=False)),
-            Route("classroom moto", moto_url, _service_names(moto=True)),
-        ]
-        notes = [f"classroom{' · learner ' + learner if learner else ''}: your own account on the room's server"]
-    elif name == "embedded":
-        state, started = embedded.ensure_running()
-        env = {**embedded.endpoints(state), **DUMMY_CREDENTIALS}
-        routes = [
-            Route(f"MiniStack {state.ministack.version}", state.ministack.url, _service_names(moto=False)),
-            Route(f"moto {state.moto.version}", state.moto.url, _service_names(moto=True)),
-        ]
-        notes = [
-            ("started the local servers" if started else "joined the running local servers")
-            + "; dummy credentials; nothing leaves this machine"
-        ]
-    elif name == "localstack":
-        doc = localstack.require_running()
-        env = {**localstack.endpoints(), **DUMMY_CREDENTIALS}
-        routes = [Route(f"LocalStack {doc.get('version', '?')}", config.localstack_url(), ("every service",))]
-        notes = ["dummy credentials; LocalStack's community edition lacks some services (labkit status lists them)"]
-    else:
-        aws.guard(allow_real_aws)
-        region = os.environ.get("LABKIT_REGION") or aws.sdk_region() or config.region()
-        _apply_env({"AWS_REGION": region, "AWS_DEFAULT_REGION": region}, emulator=False)
-        who = aws.identify(region)
-        lab = Lab(
-            "aws",
-            region,
-            [Route("Amazon Web Services", f"{region} (real)", ("every service",))],
-            lesson=lesson,
-            account=who["account"],
-            principal=who["principal"],
-            notes=[
-                "REAL AWS: what the lessons create costs money. Everything is tagged "
-                f"{aws.TAG_KEY}={lesson or 'unnamed'}; run each lesson's clean-up cell when done."
-            ],
-        )
-        _show(lab, show)
-        return lab
-    _apply_env({**env, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}, emulator=True)
-    lab = Lab(name, region, routes, lesson=lesson, notes=notes)
+    chosen = backends.get(backend)
+    joined = chosen.connect(allow_real_aws=allow_real_aws, lesson=lesson)
+    region = joined.region or config.region()
+    _apply_env({**joined.env, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}, emulator=chosen.emulator)
+    who = chosen.identify(region)  # after the settings: it asks the backend just set
+    lab = Lab(
+        chosen.name,
+        region,
+        joined.routes,
+        lesson=lesson,
+        account=who.account if who else None,
+        principal=who.principal if who else None,
+        notes=joined.notes,
+    )
     _show(lab, show)
     return lab
 

@@ -9,11 +9,14 @@ carries the ``labkit:lesson`` tag that ``labkit cleanup`` looks for.
 
 from __future__ import annotations
 
+import os
+
 import boto3
 import botocore.exceptions
 
 from labkit import config
 from labkit.aws.errors import error_code
+from labkit.backends.base import Backend, Check, Connection, Identity, Route, Status
 from labkit.errors import NoCredentials, RealAWSNotAllowed
 
 TAG_KEY = "labkit:lesson"
@@ -49,4 +52,47 @@ def identify(region: str) -> dict[str, str]:
 
 
 def sdk_region() -> str | None:
-    return boto3.session.Session().region_name
+    region: str | None = boto3.session.Session().region_name
+    return region
+
+
+class Aws(Backend):
+    """A real AWS account, reached with the default credential chain once the learner opted in."""
+
+    name = "aws"
+    emulator = False
+
+    def connect(self, *, allow_real_aws: bool = False, lesson: str | None = None) -> Connection:
+        guard(allow_real_aws)
+        region = os.environ.get("LABKIT_REGION") or sdk_region() or config.region()
+        return Connection(
+            {},
+            [Route("Amazon Web Services", f"{region} (real)", ("every service",))],
+            [
+                "REAL AWS: what the lessons create costs money. Everything is tagged "
+                f"{TAG_KEY}={lesson or 'unnamed'}; run each lesson's clean-up cell when done."
+            ],
+            region=region,
+        )
+
+    def identify(self, region: str) -> Identity:
+        who = identify(region)
+        return Identity(who["account"], who["principal"])
+
+    def up(self, *, allow_real_aws: bool = False) -> list[str]:
+        guard(allow_real_aws)
+        return ["real AWS needs nothing started; connect() checks credentials before anything is created"]
+
+    def env_values(self) -> dict[str, str]:
+        guard(False)
+        return {"LABKIT_BACKEND": "aws", "LABKIT_ALLOW_REAL_AWS": "1"}
+
+    def status(self, *, allow_real_aws: bool = False) -> Status:
+        guard(allow_real_aws)
+        return Status([f"  real AWS, region {sdk_region() or config.region()}; `labkit.connect()` shows the account"])
+
+    def doctor(self) -> list[Check]:
+        allowed = config.real_aws_allowed()
+        return [
+            (None, "real AWS allowed (LABKIT_ALLOW_REAL_AWS=1)" if allowed else "real AWS not allowed (the default)")
+        ]

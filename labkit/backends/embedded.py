@@ -7,44 +7,60 @@ Lifecycle, all under one file lock in ``LABKIT_HOME``:
   checks the ports, starts both servers in parallel and waits until they answer.
 - ``stop()`` stops both (``labkit down``); ``reset()`` wipes their state.
 
-The servers run from their own virtual environment (MiniStack pins botocore
-exactly; the learner's kernel keeps a current boto3): ``LABKIT_SERVER_PYTHON``,
-else ``.venv-server`` at the root of the labkit checkout, made by ``make setup``.
-They are started in their own session, so they outlive the kernel that started
-them and are stopped only by ``labkit down``.
+Spawning, health checks and stopping are ``labkit.backends.servers``'s (shared with the
+classroom and lesson 11's enforcing server); this module keeps the embedded backend's own
+part: its two command lines, its state file and its messages. The servers are started in
+their own session, so they outlive the kernel that started them and are stopped only by
+``labkit down``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import functools
 import json
-import os
-import signal
-import socket
 import subprocess
 import time
-import urllib.error
 import urllib.request
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labkit import config
-from labkit.errors import BackendFailedToStart, BackendNotInstalled, BackendNotRunning, PortInUse
+from labkit.backends import learner, servers
+from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, Status, service_names
+from labkit.backends.servers import installed_versions, port_is_free, reap, server_python
+from labkit.backends.services import SERVICES, moto_endpoint_envs
+from labkit.errors import BackendNotRunning, LabkitError, PortInUse
+
+__all__ = [
+    "Embedded",
+    "Server",
+    "State",
+    "answers",
+    "endpoints",
+    "ensure_running",
+    "healthy",
+    "installed_versions",
+    "is_alive",
+    "locked",
+    "memory_mb",
+    "port_is_free",
+    "read_state",
+    "require_running",
+    "reset",
+    "server_python",
+    "stop",
+]
 
 STATE_FILE = "embedded.json"
 LOCK_FILE = "embedded.lock"
 START_TIMEOUT = 20.0
-REPO_ROOT = Path(__file__).resolve().parents[2]
+_reap = reap  # the name the lifecycle tests use
 
 
 @dataclass
-class Server:
-    name: str  # "ministack" or "moto"
-    pid: int
-    port: int
-    version: str
-
+class Server(servers.Server):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -67,30 +83,6 @@ class State:
     @property
     def servers(self) -> tuple[Server, Server]:
         return (self.ministack, self.moto)
-
-
-# --- locating the servers' environment -------------------------------------------------
-
-
-def server_python() -> Path:
-    """The Python of the servers' own virtual environment."""
-    explicit = os.environ.get("LABKIT_SERVER_PYTHON")
-    python = Path(explicit) if explicit else REPO_ROOT / ".venv-server" / "bin" / "python"
-    if not python.exists():
-        raise BackendNotInstalled(
-            f"the embedded backend is not installed ({python} is missing): run `make setup` in the labkit folder"
-        )
-    return python
-
-
-def installed_versions(python: Path) -> dict[str, str]:
-    """Versions of ministack and moto in the servers' environment, read from their dist-info."""
-    versions = {}
-    for lib in (python.parent.parent / "lib").glob("python3*/site-packages"):
-        for name in ("ministack", "moto"):
-            for info in lib.glob(f"{name}-*.dist-info"):
-                versions[name] = info.name[len(name) + 1 : -len(".dist-info")]
-    return versions
 
 
 # --- state file -------------------------------------------------------------------
@@ -116,15 +108,10 @@ def _write_state(state: State) -> None:
 
 
 @contextlib.contextmanager
-def _locked():
-    home = config.home()
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / LOCK_FILE, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def locked() -> Iterator[None]:
+    """The lock every start and stop of labkit's servers in ``LABKIT_HOME`` holds (the classroom's too)."""
+    with servers.locked(config.home() / LOCK_FILE):
+        yield
 
 
 # --- processes and health -------------------------------------------------------------
@@ -132,47 +119,29 @@ def _locked():
 
 def is_alive(server: Server) -> bool:
     """True if the recorded pid is still one of our server processes (not a reused pid)."""
-    try:
-        os.kill(server.pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    cmdline = Path(f"/proc/{server.pid}/cmdline")
-    if cmdline.exists():
-        marker = "ministack" if server.name == "ministack" else "moto_server"
-        return marker in cmdline.read_bytes().decode(errors="replace")
-    return True
+    return servers.is_alive(server.pid, "ministack" if server.name == "ministack" else "moto_server")
 
 
 def answers(server: Server, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(server.url + server.health_path, timeout=timeout) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    return servers.answers(server.url + server.health_path, timeout)
+
+
+def _answers_within(server: Server, timeout: float) -> bool:
+    return answers(server, timeout)
 
 
 def healthy(state: State) -> bool:
     return all(is_alive(s) and answers(s) for s in state.servers)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+def memory_mb(server: Server) -> float | None:
+    """Resident memory of a server and its children (Lambda workers), in MB, where /proc has it."""
+    return servers.memory_mb(server.pid)
 
 
 def _choose_port(wanted: int, variable: str) -> int:
     if wanted == 0:
-        return _free_port()
+        return servers.free_port()
     if not port_is_free(wanted):
         raise PortInUse(
             f"port {wanted} on 127.0.0.1 is taken by another program: stop it, or pick another port, "
@@ -181,40 +150,17 @@ def _choose_port(wanted: int, variable: str) -> int:
     return wanted
 
 
-def _spawn(python: Path, name: str, port: int, log: Path) -> subprocess.Popen:
+def _spawn(python: Path, name: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     bindir = python.parent
     if name == "ministack":
-        cmd = [str(bindir / "ministack")]
-        env = {
-            "GATEWAY_PORT": str(port),
-            "BIND_HOST": "127.0.0.1",
-            "LOG_LEVEL": "WARNING",
-            # MiniStack opens extra listeners on all interfaces for these; the course needs neither.
-            "IOT_MTLS_ENABLED": "0",
-            "SFTP_ENABLED": "0",
-        }
+        cmd, env = [str(bindir / "ministack")], servers.ministack_env(servers.LOOPBACK, port)
     else:
-        cmd = [str(bindir / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-        env = {}
-    # The servers must not inherit the learner's endpoint settings or credentials.
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABKIT_"))}
-    return subprocess.Popen(
-        cmd,
-        env={**base, **env, "PYTHONUNBUFFERED": "1"},
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd=config.home(),
-    )
+        cmd, env = [str(bindir / "moto_server"), "-H", servers.LOOPBACK, "-p", str(port)], {}
+    return servers.spawn(cmd, env, log, config.home())
 
 
-def _last_line(log: Path) -> str:
-    try:
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return ""
-    return lines[-1].strip() if lines else ""
+def _terminate(recorded: Iterable[Server]) -> list[str]:
+    return servers.terminate(recorded, is_alive)
 
 
 def _start() -> State:
@@ -225,61 +171,26 @@ def _start() -> State:
         "ministack": _choose_port(config.ministack_port(), "LABKIT_PORT"),
         "moto": _choose_port(config.moto_port(), "LABKIT_MOTO_PORT"),
     }
-    procs = {name: _spawn(python, name, port, home / f"{name}.log") for name, port in ports.items()}
-    servers = {name: Server(name, proc.pid, ports[name], versions.get(name, "?")) for name, proc in procs.items()}
-    deadline = time.monotonic() + START_TIMEOUT
-    waiting = set(servers)
-    while waiting:
-        for name in sorted(waiting):
-            if procs[name].poll() is not None:
-                _terminate(servers.values())
-                detail = _last_line(home / f"{name}.log")
-                raise BackendFailedToStart(
-                    f"{name} exited while starting (code {procs[name].returncode}): {detail or 'no output'}; "
-                    f"see {home / (name + '.log')}, then run `labkit doctor`"
-                )
-            if answers(servers[name], timeout=0.5):
-                waiting.discard(name)
-        if waiting and time.monotonic() > deadline:
-            _terminate(servers.values())
-            raise BackendFailedToStart(
-                f"{', '.join(sorted(waiting))} did not answer within {START_TIMEOUT:.0f} s: run `labkit doctor`"
-            )
-        if waiting:
-            time.sleep(0.02)
-    state = State(servers["ministack"], servers["moto"], time.time())
+    logs = {name: home / f"{name}.log" for name in ports}
+    procs = {name: _spawn(python, name, port, logs[name]) for name, port in ports.items()}
+    made = {name: Server(name, proc.pid, ports[name], versions.get(name, "?")) for name, proc in procs.items()}
+
+    def exited(s: servers.Starting) -> str:
+        return (
+            f"{s.name} exited while starting (code {s.process.returncode}): {servers.last_line(s.log) or 'no output'}; "
+            f"see {s.log}, then run `labkit doctor`"
+        )
+
+    servers.wait_until_answering(
+        [servers.Starting(n, procs[n], logs[n], functools.partial(_answers_within, made[n])) for n in made],
+        START_TIMEOUT,
+        exited=exited,
+        late=lambda names: f"{', '.join(names)} did not answer within {START_TIMEOUT:.0f} s: run `labkit doctor`",
+        stop=lambda: _terminate(made.values()),
+    )
+    state = State(made["ministack"], made["moto"], time.time())
     _write_state(state)
     return state
-
-
-def _terminate(servers, timeout: float = 5.0, alive=None) -> list[str]:
-    """Stop the given servers' process groups: SIGTERM, then SIGKILL after ``timeout``.
-
-    ``alive(server)`` tells whether a recorded pid is still that server (default: :func:`is_alive`).
-    """
-    is_alive_ = alive or is_alive
-    stopped = []
-    for server in servers:
-        if is_alive_(server):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(server.pid, signal.SIGTERM)
-            stopped.append(server.name)
-    deadline = time.monotonic() + timeout
-    for server in servers:
-        while is_alive_(server) and time.monotonic() < deadline:
-            _reap(server.pid)
-            time.sleep(0.02)
-        if is_alive_(server):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(server.pid, signal.SIGKILL)
-        _reap(server.pid)
-    return stopped
-
-
-def _reap(pid: int) -> None:
-    """Collect a server that this very process started, so it does not linger as a zombie."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 # --- public lifecycle -------------------------------------------------------------
@@ -287,7 +198,7 @@ def _reap(pid: int) -> None:
 
 def ensure_running() -> tuple[State, bool]:
     """Start the embedded backend or join the running one. Returns (state, started_now)."""
-    with _locked():
+    with locked():
         state = read_state()
         if state is not None and healthy(state):
             return state, False
@@ -311,7 +222,7 @@ def require_running() -> State:
 
 def stop() -> list[str]:
     """Stop both servers (``labkit down``). Returns the names of those that were running."""
-    with _locked():
+    with locked():
         state = read_state()
         if state is None:
             return []
@@ -333,24 +244,132 @@ def reset() -> float:
 
 def endpoints(state: State) -> dict[str, str]:
     """The SDK settings that route each service: moto's services to moto, the rest to MiniStack."""
-    from labkit.backends.services import moto_endpoint_envs
-
     env = {"AWS_ENDPOINT_URL": state.ministack.url}
     env.update({name: state.moto.url for name in moto_endpoint_envs()})
     return env
 
 
-def memory_mb(server: Server) -> float | None:
-    """Resident memory of a server and its children (Lambda workers), in MB, where /proc has it."""
-    total = 0
-    pids = [server.pid]
-    try:
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        pids += [int(p) for p in children]
-        for pid in pids:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    except (OSError, ValueError):
+# --- the backend object -----------------------------------------------------------
+
+
+class Embedded(Emulator):
+    """MiniStack + moto on this machine; on a classroom learner's machine, the room's servers instead."""
+
+    name = "embedded"
+
+    def connect(self, *, allow_real_aws: bool = False, lesson: str | None = None) -> Connection:
+        room = learner.learner_env()
+        if room is not None:
+            # Classroom mode (labkit.classroom): the instructor's servers, with this learner's own key.
+            who = f" · learner {room.learner}" if room.learner else ""
+            return Connection(
+                room.env,
+                [
+                    Route("classroom MiniStack", room.url, service_names(moto=False)),
+                    Route("classroom moto", room.moto_url, service_names(moto=True)),
+                ],
+                [f"classroom{who}: your own account on the room's server"],
+            )
+        state, started = ensure_running()
+        return Connection(
+            {**endpoints(state), **DUMMY_CREDENTIALS},
+            [
+                Route(f"MiniStack {state.ministack.version}", state.ministack.url, service_names(moto=False)),
+                Route(f"moto {state.moto.version}", state.moto.url, service_names(moto=True)),
+            ],
+            [
+                ("started the local servers" if started else "joined the running local servers")
+                + "; dummy credentials; nothing leaves this machine"
+            ],
+        )
+
+    def up(self, *, allow_real_aws: bool = False) -> list[str]:
+        room = learner.learner_env()
+        if room is not None:
+            who = f" (learner {room.learner})" if room.learner else ""
+            return [
+                f"classroom: the room's server at {room.url} answers{who}",
+                "nothing to start on this machine: your lessons use the room's server with your own key",
+            ]
+        t0 = time.perf_counter()
+        state, started = ensure_running()
+        verb = f"started in {time.perf_counter() - t0:.2f} s" if started else "already running"
+        return [
+            f"embedded backend {verb}: MiniStack {state.ministack.url}, moto {state.moto.url}",
+            'use it from a terminal with: eval "$(labkit env)"   stop it with: labkit down',
+        ]
+
+    def sdk_env(self) -> dict[str, str]:
+        room = learner.learner_env()
+        if room is not None:
+            return room.env
+        return {**endpoints(require_running()), **DUMMY_CREDENTIALS}
+
+    def status(self, *, allow_real_aws: bool = False) -> Status:
+        state = read_state()
+        if state is None:
+            return Status(["  not running: start it with `labkit up`"], ok=False)
+        lines, ok = [], True
+        for server in state.servers:
+            alive, answering = is_alive(server), answers(server)
+            ok &= alive and answering
+            mem = memory_mb(server)
+            health = "answering" if answering else ("not answering" if alive else "stopped")
+            lines.append(
+                f"  {server.name:<9} {server.version:<8} pid {server.pid:<7} {server.url:<24} {health}"
+                + (f", {mem:.0f} MB" if mem else "")
+            )
+        lines.append("  routes:")
+        for service in SERVICES:
+            server = state.moto if service.moto else state.ministack
+            setting = service.endpoint_env if service.moto else "AWS_ENDPOINT_URL"
+            lines.append(f"    {service.name:<18} {server.name:<9} {server.url}  ({setting})")
+        lines.append(
+            "  filled in by labkit where the emulator lacks it: AWS/SQS metrics, alarm → Auto Scaling, "
+            "DLQ redrive (see each lesson's 'emulator vs AWS' box)"
+        )
+        if not ok:
+            lines.append("  unhealthy: `labkit up` replaces the stopped server")
+        return Status(lines, ok)
+
+    def reset(self) -> float | None:
+        return reset()
+
+    def down(self) -> list[str]:
+        stopped = stop()
+        return [f"stopped {' and '.join(stopped)}" if stopped else "the embedded backend was not running"]
+
+    def doctor(self) -> list[Check]:
+        checks: list[Check] = []
+        try:
+            versions = installed_versions(server_python())
+            checks.append(
+                (True, "embedded servers installed: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+            )
+        except LabkitError as err:
+            checks.append((False, str(err)))
+        state = read_state()
+        ours = {s.port for s in state.servers if is_alive(s)} if state else set()
+        for variable, port in (("LABKIT_PORT", config.ministack_port()), ("LABKIT_MOTO_PORT", config.moto_port())):
+            if port == 0 or port in ours:
+                checks.append(
+                    (True, f"port {port or 'any'} ({variable}) " + ("is labkit's" if port else "chosen at start"))
+                )
+            elif port_is_free(port):
+                checks.append((True, f"port {port} ({variable}) is free"))
+            else:
+                checks.append((False, f"port {port} is taken by another program: stop it or `export {variable}=0`"))
+        if state is None:
+            checks.append((None, "embedded backend not running (connect() or `labkit up` starts it)"))
+        else:
+            ok = healthy(state)
+            checks.append((ok, "embedded backend answering" if ok else "embedded backend is down: run `labkit up`"))
+        return checks
+
+    def not_running(self) -> str | None:
+        if learner.in_classroom():  # a classroom's room is checked by connect()
+            return None
+        state = read_state()
+        if state is None or not healthy(state):  # do not start an empty backend just to look at it
+            return "the embedded backend is not running: nothing to check (`labkit up` or a lesson starts it)"
         return None
-    return total / 1024

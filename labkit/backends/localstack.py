@@ -10,24 +10,29 @@ which is how LocalStack images newer than 4.14 refuse to start without
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import urllib.error
 import urllib.request
+from typing import Any
 
 from labkit import config
+from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, Status
+from labkit.backends.services import SERVICES
 from labkit.errors import BackendNotRunning, LocalStackAuthRequired
 
 CONTAINER = "labkit-localstack"
 AUTH_EXIT_CODE = 55
 
 
-def health(url: str | None = None, timeout: float = 2.0) -> dict | None:
+def health(url: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
     """LocalStack's /_localstack/health document, or None if nothing answers."""
     url = url or config.localstack_url()
     try:
         with urllib.request.urlopen(url + "/_localstack/health", timeout=timeout) as response:
-            return json.loads(response.read())
+            doc: dict[str, Any] = json.loads(response.read())
+            return doc
     except (urllib.error.URLError, OSError, ValueError):
         return None
 
@@ -51,7 +56,7 @@ def container_exit_code() -> int | None:
     return int(code)
 
 
-def require_running() -> dict:
+def require_running() -> dict[str, Any]:
     """LocalStack's health document, or an error that says how to start it."""
     url = config.localstack_url()
     doc = health(url)
@@ -71,3 +76,72 @@ def require_running() -> dict:
 
 def endpoints(url: str | None = None) -> dict[str, str]:
     return {"AWS_ENDPOINT_URL": url or config.localstack_url()}
+
+
+class LocalStack(Emulator):
+    """LocalStack in Docker; labkit checks it answers and never starts or stops it."""
+
+    name = "localstack"
+
+    def connect(self, *, allow_real_aws: bool = False, lesson: str | None = None) -> Connection:
+        doc = require_running()
+        return Connection(
+            {**endpoints(), **DUMMY_CREDENTIALS},
+            [Route(f"LocalStack {doc.get('version', '?')}", config.localstack_url(), ("every service",))],
+            ["dummy credentials; LocalStack's community edition lacks some services (labkit status lists them)"],
+        )
+
+    def up(self, *, allow_real_aws: bool = False) -> list[str]:
+        doc = require_running()
+        return [f"LocalStack {doc.get('version', '?')} is answering at {config.localstack_url()}"]
+
+    def sdk_env(self) -> dict[str, str]:
+        require_running()
+        return {**endpoints(), **DUMMY_CREDENTIALS}
+
+    def status(self, *, allow_real_aws: bool = False) -> Status:
+        doc = require_running()
+        lines = [f"  LocalStack {doc.get('version', '?')} at {config.localstack_url()}"]
+        services = doc.get("services", {})
+        lines += [f"    {s.name:<18} {services.get(s.client, 'not in this edition')}" for s in SERVICES]
+        return Status(lines)
+
+    def down(self) -> list[str]:
+        if config.resolve_backend(None) == self.name or health(timeout=0.3) is not None:
+            return ["LocalStack is yours to stop: docker compose down"]
+        return []
+
+    def doctor(self) -> list[Check]:
+        checks: list[Check] = []
+        if shutil.which("docker") is None:
+            checks.append((None, "no docker command: the localstack backend needs Docker (the embedded one does not)"))
+        else:
+            engine = subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+            checks.append(
+                (
+                    None,
+                    "Docker engine running"
+                    if engine
+                    else "docker CLI found but no engine: LocalStack cannot start here",
+                )
+            )
+        image = os.environ.get("LOCALSTACK_IMAGE", "localstack/localstack:4.14")
+        token = bool(os.environ.get("LOCALSTACK_AUTH_TOKEN"))
+        if image.endswith(":4.14") or token:
+            checks.append(
+                (None, f"LocalStack image {image}" + (", auth token set" if token else ", no auth token needed"))
+            )
+        else:
+            checks.append(
+                (False, f"LocalStack image {image} needs LOCALSTACK_AUTH_TOKEN: set it, or unset LOCALSTACK_IMAGE")
+            )
+        answering = health(timeout=0.5) is not None
+        checks.append(
+            (
+                None,
+                f"LocalStack answering at {config.localstack_url()}"
+                if answering
+                else "LocalStack not running (fine unless you chose it)",
+            )
+        )
+        return checks

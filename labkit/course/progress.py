@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import boto3
 import botocore.exceptions
 
-from labkit import config
+from labkit import backends
 from labkit.aws.errors import error_code
 from labkit.course.checks import CheckFailed, Status
 from labkit.course.exercises import Exercise, all_exercises
@@ -44,9 +44,6 @@ STATUSES = (PASS, NOT_YET, NOT_STARTED, UNAVAILABLE)
 
 
 NOTEBOOK_ONLY = "checked in the notebook only"
-
-
-CLASSROOM_URL = "LABKIT_CLASSROOM_URL"  # set on a classroom learner's machine (labkit/classroom.py)
 
 
 @dataclass(frozen=True)
@@ -153,16 +150,14 @@ class Progress:
 def _connect(backend: str | None, allow_real_aws: bool) -> tuple[str | None, str]:
     """Point boto3 at the backend the lessons use; (None, header) or (why it is unreachable, "")."""
     import labkit
-    from labkit.backends import embedded
 
     caller_credentials = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if os.environ.get(k)}
     try:
-        name = config.resolve_backend(backend)
-        if name == "embedded" and not os.environ.get(CLASSROOM_URL):  # a classroom's room is checked by connect()
-            state = embedded.read_state()
-            if state is None or not embedded.healthy(state):  # do not start an empty backend just to look at it
-                return "the embedded backend is not running: nothing to check (`labkit up` or a lesson starts it)", ""
-        lab = labkit.connect(backend=name, allow_real_aws=allow_real_aws, show=False)
+        chosen = backends.get(backend)
+        down = chosen.not_running()  # never start an empty backend just to look at it
+        if down:
+            return down, ""
+        lab = labkit.connect(backend=chosen.name, allow_real_aws=allow_real_aws, show=False)
     except (LabkitError, ValueError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
         return f"cannot reach the backend: {_one_line(str(err))}", ""
     # connect() puts the emulators' dummy keys in the environment; keep the caller's (a classroom

@@ -11,28 +11,31 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import boto3
 
 from labkit.backends.aws import TAG_KEY
 from labkit.course.registry import BY_NUMBER
 
+T = TypeVar("T")
 SUFFIX = r"[0-9a-f]{8}"  # the lessons' uuid4().hex[:8]
 
 
-def tag_value(tags) -> str | None:
+def tag_value(tags: Any) -> str | None:
     """The labkit:lesson value from a {Key: Value} mapping or a [{"Key", "Value"}] list."""
     if isinstance(tags, dict):
-        return tags.get(TAG_KEY)
+        return cast("str | None", tags.get(TAG_KEY))
     for tag in tags or []:
         if tag.get("Key") == TAG_KEY:
-            return tag.get("Value")
+            return cast("str | None", tag.get("Value"))
     return None
 
 
-def name_tag(tags) -> str:
-    return next((t["Value"] for t in tags or [] if t.get("Key") == "Name"), "")
+def name_tag(tags: Any) -> str:
+    return next(  # type: ignore[no-any-return]
+        (t["Value"] for t in tags or [] if t.get("Key") == "Name"), ""
+    )
 
 
 def suffix_of(pattern: str, name: str) -> str | None:
@@ -55,20 +58,20 @@ class Scan:
     """One look at the backend: clients from boto3's default session, listings made once."""
 
     def __init__(self) -> None:
-        self._clients: dict[str, object] = {}
-        self._memo: dict[tuple, object] = {}
+        self._clients: dict[str, Any] = {}
+        self._memo: dict[tuple[str, ...], Any] = {}
 
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = boto3.client(service)
         return self._clients[service]
 
-    def once(self, key: tuple, make: Callable):
+    def once(self, key: tuple[str, ...], make: Callable[[], T]) -> T:
         if key not in self._memo:
             self._memo[key] = make()
-        return self._memo[key]
+        return cast(T, self._memo[key])
 
-    def pages(self, service: str, operation: str, key: str, **kwargs) -> list:
+    def pages(self, service: str, operation: str, key: str, **kwargs: Any) -> list[Any]:
         paginator = self.client(service).get_paginator(operation)
         return [item for page in paginator.paginate(**kwargs) for item in page.get(key, [])]
 
@@ -78,13 +81,13 @@ class Scan:
         urls = self.once(("sqs",), lambda: self.pages("sqs", "list_queues", "QueueUrls"))
         return {url.rsplit("/", 1)[-1]: url for url in urls}
 
-    def queue_attributes(self, name: str) -> dict:
+    def queue_attributes(self, name: str) -> dict[str, str]:
         url = self.queues()[name]
 
-        def read():
+        def read() -> dict[str, str]:
             sqs = self.client("sqs")
             try:
-                return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+                return sqs.get_queue_attributes  # type: ignore[no-any-return](QueueUrl=url, AttributeNames=["All"])["Attributes"]
             except sqs.exceptions.QueueDoesNotExist:  # deleted since the listing
                 return {}
 
@@ -96,7 +99,7 @@ class Scan:
     def queue_lesson(self, name: str) -> str | None:
         url = self.queues()[name]
 
-        def read():
+        def read() -> str | None:
             sqs = self.client("sqs")
             try:
                 return tag_value(sqs.list_queue_tags(QueueUrl=url).get("Tags", {}))
@@ -126,18 +129,18 @@ class Scan:
         return self.once(("dynamodb",), lambda: self.pages("dynamodb", "list_tables", "TableNames"))
 
     def table_lesson(self, name: str) -> str | None:
-        def read():
+        def read() -> str | None:
             dynamodb = self.client("dynamodb")
             arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
             return tag_value(dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
 
         return self.once(("dynamodb-tags", name), read)
 
-    def functions(self) -> list[dict]:
+    def functions(self) -> list[dict[str, Any]]:
         found = self.once(("lambda",), lambda: self.pages("lambda", "list_functions", "Functions"))
         return sorted(found, key=lambda f: f.get("LastModified", ""), reverse=True)
 
-    def function_lesson(self, function: dict) -> str | None:
+    def function_lesson(self, function: dict[str, Any]) -> str | None:
         arn = function["FunctionArn"]
         return self.once(
             ("lambda-tags", arn), lambda: tag_value(self.client("lambda").list_tags(Resource=arn).get("Tags", {}))
@@ -165,13 +168,13 @@ class Scan:
         found = {v["VpcId"]: suffix_of(pattern, name_tag(v.get("Tags"))) for v in vpcs}
         return {vpc: s for vpc, s in found.items() if s}
 
-    def security_groups(self, **kwargs) -> list[dict]:
+    def security_groups(self, **kwargs: Any) -> list[dict[str, Any]]:
         return self.pages("ec2", "describe_security_groups", "SecurityGroups", **kwargs)
 
 
-def newest(items: list[dict], key: str) -> list[dict]:
+def newest(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: str(i.get(key, "")), reverse=True)
 
 
-def candidates(names: Iterable[str], **kwargs) -> list[Candidate]:
+def candidates(names: Iterable[str], **kwargs: Any) -> list[Candidate]:
     return [Candidate(n, (n,), kwargs) for n in dict.fromkeys(names)]

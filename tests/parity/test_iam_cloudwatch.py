@@ -10,7 +10,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from labkit import iam_lab
+from labkit.lessons.l11_iam_and_cloudwatch import enforcing as iam_lab
 
 
 @pytest.fixture

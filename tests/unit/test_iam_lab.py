@@ -1,4 +1,4 @@
-"""labkit.iam_lab: a dedicated MiniStack that enforces IAM, on 127.0.0.1 only, stopped afterwards."""
+"""Lesson 11's enforcing server: a dedicated MiniStack that enforces IAM, on 127.0.0.1 only, stopped afterwards."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from labkit.backends import embedded
 from labkit.errors import BackendNotInstalled
-from labkit.iam_lab import EnforcingServer
+from labkit.lessons.l11_iam_and_cloudwatch.enforcing import EnforcingServer
 
 try:
     embedded.server_python()
@@ -98,7 +98,7 @@ def test_stopped_afterwards_with_nothing_left_running():
 
 
 def test_explicit_stop_is_idempotent_and_start_for_skips_real_aws():
-    from labkit import iam_lab
+    from labkit.lessons.l11_iam_and_cloudwatch import enforcing as iam_lab
 
     server = EnforcingServer().start()
     try:
@@ -120,7 +120,7 @@ def test_a_killed_parent_takes_the_server_with_it():
     import sys
 
     script = (
-        "from labkit.iam_lab import EnforcingServer\n"
+        "from labkit.lessons.l11_iam_and_cloudwatch.enforcing import EnforcingServer\n"
         "import sys, time\n"
         "s = EnforcingServer().start()\n"
         "print(s.pid, s.port, s._workdir, flush=True)\n"

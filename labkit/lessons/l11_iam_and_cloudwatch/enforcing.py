@@ -24,42 +24,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from typing import Any
 
-from labkit.backends.embedded import server_python
-from labkit.errors import BackendFailedToStart
+from labkit.backends import servers
 
 START_TIMEOUT = 20.0
 HEALTH_PATH = "/_ministack/health"
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM the server when the process that started it dies.
-
-    So a kernel that is killed (not just shut down) leaves no enforcing server behind. Elsewhere it does nothing.
-    """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            PR_SET_PDEATHSIG = 1
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class EnforcingServer:
@@ -67,9 +41,8 @@ class EnforcingServer:
 
     def __init__(self, port: int = 0) -> None:
         self.port = port
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
-        self._log = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -88,53 +61,35 @@ class EnforcingServer:
     def start(self) -> EnforcingServer:
         if self.running:
             return self
-        python = server_python()
-        self.port = self.port or _free_port()
+        python = servers.server_python()
+        self.port = self.port or servers.free_port()
         self._workdir = Path(tempfile.mkdtemp(prefix="labkit-iam-"))
         log = self._workdir / "ministack.log"
-        self._log = log.open("wb")
-        env = {
-            "GATEWAY_PORT": str(self.port),
-            "BIND_HOST": "127.0.0.1",
-            "AUTH": "true",
-            "IOT_MTLS_ENABLED": "0",
-            "SFTP_ENABLED": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        # Like the shared server: no learner endpoints or credentials leak in (the root key stays `test`).
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABKIT_"))}
-        self.process = subprocess.Popen(
+        # Like the shared server: no learner endpoints or credentials leak in (the root key stays `test`);
+        # and it dies with the process that started it (a killed kernel).
+        self.process = servers.spawn(
             [str(python.parent / "ministack")],
-            env={**base, **env, "PYTHONUNBUFFERED": "1"},
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-            cwd=self._workdir,
+            servers.ministack_env(servers.LOOPBACK, self.port, AUTH="true"),
+            log,
+            self._workdir,
+            with_parent=True,
         )
         atexit.register(self.stop)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self.healthy():
-            if self.process.poll() is not None:
-                detail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                self.stop()
-                raise BackendFailedToStart(f"the enforcing MiniStack exited while starting: {detail[0]}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise BackendFailedToStart(f"the enforcing MiniStack did not answer within {START_TIMEOUT:.0f} s")
-            time.sleep(0.05)
+        servers.wait_until_answering(
+            [servers.Starting("ministack", self.process, log, lambda t: self.health(timeout=t) is not None)],
+            START_TIMEOUT,
+            exited=lambda s: (
+                f"the enforcing MiniStack exited while starting: {servers.last_line(s.log) or 'no output'}"
+            ),
+            late=lambda _: f"the enforcing MiniStack did not answer within {START_TIMEOUT:.0f} s",
+            stop=self.stop,
+            interval=0.05,
+        )
         return self
 
-    def health(self, timeout: float = 1.0) -> dict | None:
+    def health(self, timeout: float = 1.0) -> dict[str, Any] | None:
         """MiniStack's health document (it says ``"auth": "enabled"`` here), or None if it does not answer."""
-        import json
-
-        try:
-            with urllib.request.urlopen(self.url + HEALTH_PATH, timeout=timeout) as response:
-                return json.loads(response.read() or b"{}")
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
+        return servers.health_document(self.url + HEALTH_PATH, timeout)
 
     def healthy(self) -> bool:
         return self.running and self.health(timeout=0.5) is not None
@@ -146,24 +101,12 @@ class EnforcingServer:
         return doc.get("auth") == "enabled"
 
     def stop(self, timeout: float = 5.0) -> bool:
-        """Stop the server and its process group. Returns True if it was running."""
+        """Stop the server and its process group (workers too). Returns True if it was running."""
         was_running = self.running
         proc = self.process
         if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=timeout)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)  # any worker left in the group
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+            record = servers.Server("enforcing MiniStack", proc.pid, self.port, "")
+            servers.terminate([record], lambda _: proc.poll() is None, timeout, sweep=True)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
@@ -174,7 +117,7 @@ class EnforcingServer:
     def __enter__(self) -> EnforcingServer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:
@@ -187,7 +130,7 @@ class EnforcingServer:
         return f"enforcing MiniStack on 127.0.0.1:{self.port} (AUTH=true: every call checked against IAM)"
 
 
-def start_for(lab) -> EnforcingServer | None:
+def start_for(lab: Any) -> EnforcingServer | None:
     """The enforcing server for this backend: a new one on an emulator, None on real AWS (AWS enforces itself)."""
     if not lab.is_emulator:
         return None

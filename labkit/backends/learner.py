@@ -1,0 +1,74 @@
+"""The embedded backend on a classroom learner's machine: join the room's servers with the learner's key.
+
+When ``LABKIT_CLASSROOM_URL`` is set (by the settings file ``labkit classroom key`` writes, see
+``labkit.classroom``), the embedded backend starts no local servers: ``labkit.connect()``,
+``labkit up`` and ``labkit env`` use the instructor's MiniStack and moto, with the learner's own
+12-digit access key id as their account there. This module reads those settings; the classroom
+package writes them (and imports the names from here, so the two never disagree).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from labkit.backends.services import moto_endpoint_envs
+from labkit.errors import BackendNotRunning, ClassroomError
+
+# What a learner's settings file sets, read by labkit.connect() (see learner_env).
+ENV_URL = "LABKIT_CLASSROOM_URL"
+ENV_MOTO_URL = "LABKIT_CLASSROOM_MOTO_URL"
+ENV_KEY = "LABKIT_CLASSROOM_KEY"
+ENV_SECRET = "LABKIT_CLASSROOM_SECRET"
+ENV_LEARNER = "LABKIT_CLASSROOM_LEARNER"
+
+
+@dataclass(frozen=True)
+class Joined:
+    """This machine is a classroom learner's: the SDK settings that reach the room as them."""
+
+    env: dict[str, str]
+    url: str  # the room's MiniStack
+    moto_url: str
+    learner: str  # "" if the file does not say
+
+
+def in_classroom() -> bool:
+    """True when this machine's settings point at a classroom (nothing is checked yet)."""
+    return bool(os.environ.get(ENV_URL, "").strip())
+
+
+def learner_env() -> Joined | None:
+    """For ``labkit.connect()``: the room's settings when this machine is a learner's in a classroom
+    (``LABKIT_CLASSROOM_URL`` set), else None.
+
+    Raises BackendNotRunning with what to do if the room's server does not answer.
+    """
+    url = os.environ.get(ENV_URL, "").strip().rstrip("/")
+    if not url:
+        return None
+    moto = os.environ.get(ENV_MOTO_URL, "").strip().rstrip("/")
+    key = os.environ.get(ENV_KEY, "").strip()
+    secret = os.environ.get(ENV_SECRET, "").strip()
+    missing = [n for n, v in ((ENV_MOTO_URL, moto), (ENV_KEY, key), (ENV_SECRET, secret)) if not v]
+    if missing:
+        raise ClassroomError(f"{ENV_URL} is set but {', '.join(missing)} is not: load your whole classroom file")
+    if not re.fullmatch(r"\d{12}", key):
+        raise ClassroomError(f"{ENV_KEY} must be the 12-digit key from your classroom file")
+    for what, base, path in (("MiniStack", url, "/_ministack/health"), ("moto", moto, "/moto-api/")):
+        try:
+            # moto's page needs the instructor's token: any HTTP answer means the server is there.
+            urllib.request.urlopen(base + path, timeout=3).close()
+        except urllib.error.HTTPError:
+            pass
+        except (urllib.error.URLError, OSError, ValueError):
+            raise BackendNotRunning(
+                f"the classroom server ({what}) at {base} does not answer: check you are on the room's network, "
+                "or ask the instructor"
+            ) from None
+    env = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_ENDPOINT_URL": url}
+    env.update({name: moto for name in moto_endpoint_envs()})
+    return Joined(env, url, moto, os.environ.get(ENV_LEARNER, "").strip())

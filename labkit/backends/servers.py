@@ -1,0 +1,333 @@
+"""Every server process labkit runs is spawned, health-checked and stopped here.
+
+Three callers, one implementation: the embedded backend (MiniStack + moto on 127.0.0.1,
+``labkit.backends.embedded``), the classroom's room (``labkit.classroom.room``) and lesson 11's
+IAM-enforcing MiniStack (``labkit.lessons.l11_iam_and_cloudwatch.enforcing``). What each keeps is only what is specific to it:
+its command line, its state file, its messages.
+
+The servers run from their own virtual environment (MiniStack pins botocore exactly; the
+learner's kernel keeps a current boto3): ``LABKIT_SERVER_PYTHON``, else ``.venv-server`` at the
+root of the labkit checkout, made by ``make setup``. Each runs in a session (process group) of its
+own, without the learner's ``AWS_*``/``LABKIT_*`` settings, and is stopped by its process group:
+SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from labkit.errors import BackendFailedToStart, BackendNotInstalled
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOOPBACK = "127.0.0.1"
+# What a server must not inherit from the learner: endpoint settings and credentials.
+SCRUBBED = ("AWS_", "LABKIT_")
+
+
+@dataclass
+class Server:
+    """A server process as recorded in a state file."""
+
+    name: str  # "ministack" or "moto"
+    pid: int
+    port: int
+    version: str
+
+
+class Recorded(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def pid(self) -> int: ...
+
+
+R = TypeVar("R", bound=Recorded)
+
+
+# --- the servers' environment ---------------------------------------------------------
+
+
+def server_python() -> Path:
+    """The Python of the servers' own virtual environment."""
+    explicit = os.environ.get("LABKIT_SERVER_PYTHON")
+    python = Path(explicit) if explicit else REPO_ROOT / ".venv-server" / "bin" / "python"
+    if not python.exists():
+        raise BackendNotInstalled(
+            f"the embedded backend is not installed ({python} is missing): run `make setup` in the labkit folder"
+        )
+    return python
+
+
+def installed_versions(python: Path) -> dict[str, str]:
+    """Versions of ministack and moto in the servers' environment, read from their dist-info."""
+    versions = {}
+    for lib in (python.parent.parent / "lib").glob("python3*/site-packages"):
+        for name in ("ministack", "moto"):
+            for info in lib.glob(f"{name}-*.dist-info"):
+                versions[name] = info.name[len(name) + 1 : -len(".dist-info")]
+    return versions
+
+
+def ministack_env(host: str, port: int, **extra: str) -> dict[str, str]:
+    """MiniStack's settings: its gateway on ``host:port`` only, none of its optional extra listeners."""
+    return {
+        "GATEWAY_PORT": str(port),
+        "BIND_HOST": host,
+        "LOG_LEVEL": "WARNING",
+        # MiniStack opens extra listeners on all interfaces for these; the course needs neither.
+        "IOT_MTLS_ENABLED": "0",
+        "SFTP_ENABLED": "0",
+        **extra,
+    }
+
+
+def scrubbed_environ(prefixes: Sequence[str] = SCRUBBED) -> dict[str, str]:
+    """This process's environment without the variables that start with ``prefixes``."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(tuple(prefixes))}
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM the server when the process that started it dies.
+
+    So a kernel that is killed (not just shut down) leaves no server behind. Elsewhere it does nothing.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(
+    cmd: Sequence[str],
+    env: Mapping[str, str],
+    log: Path,
+    cwd: Path,
+    *,
+    scrub: Sequence[str] = SCRUBBED,
+    with_parent: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start one server in a session of its own, its output in ``log``, without the scrubbed variables."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            list(cmd),
+            env={**scrubbed_environ(scrub), **env, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent if with_parent else None,
+            cwd=cwd,
+        )
+
+
+# --- ports ------------------------------------------------------------------------------
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A port nothing listens on now, chosen by the kernel."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def bind_error(host: str, port: int, *, reuse_address: bool = False) -> int | None:
+    """None if ``host:port`` can be listened on, else the errno (-1 when the OS gave none)."""
+    with socket.socket() as s:
+        if reuse_address:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            return err.errno or -1
+        return None
+
+
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    return bind_error(host, port) is None
+
+
+# --- health -----------------------------------------------------------------------------
+
+
+def is_alive(pid: int, *markers: str) -> bool:
+    """True if ``pid`` is still running and its command line holds every marker (so not a reused pid)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        text = cmdline.read_bytes().decode(errors="replace")
+        return all(marker in text for marker in markers)
+    return True
+
+
+def request(
+    url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None, timeout: float = 2.0
+) -> tuple[int, bytes]:
+    """(status, body) of one HTTP call; an HTTP error status is returned, not raised."""
+    req = urllib.request.Request(
+        url, method=method, data=b"" if method == "POST" else None, headers=dict(headers or {})
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def answers(url: str, timeout: float = 1.0, headers: Mapping[str, str] | None = None) -> bool:
+    """True if ``url`` answers 200."""
+    try:
+        return request(url, headers=headers, timeout=timeout)[0] == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def health_document(url: str, timeout: float = 1.0) -> dict[str, Any] | None:
+    """The JSON document a health page answers with, or None if it does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            doc: dict[str, Any] = json.loads(response.read() or b"{}")
+            return doc
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def memory_mb(pid: int) -> float | None:
+    """Resident memory of a server and its children (Lambda workers), in MB, where /proc has it."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(p) for p in children]
+        for each in pids:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return total / 1024
+
+
+def last_line(log: Path) -> str:
+    """The last non-blank line of a server's log ("" if there is none)."""
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
+# --- starting ---------------------------------------------------------------------------
+
+
+@dataclass
+class Starting:
+    """A server just spawned: how to tell it answers, and where it writes."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    answers: Callable[[float], bool]  # answers(timeout)
+
+
+def wait_until_answering(
+    starting: Sequence[Starting],
+    timeout: float,
+    *,
+    exited: Callable[[Starting], str],
+    late: Callable[[list[str]], str],
+    stop: Callable[[], object],
+    interval: float = 0.02,
+) -> None:
+    """Wait until every server answers. If one exits first, or ``timeout`` passes, ``stop()`` all of
+    them and raise BackendFailedToStart with ``exited(server)`` or ``late(names still waited for)``.
+    """
+    deadline = time.monotonic() + timeout
+    waiting = {s.name: s for s in starting}
+    while waiting:
+        for name in sorted(waiting):
+            server = waiting[name]
+            if server.process.poll() is not None:
+                message = exited(server)  # before stop(): it may remove the log
+                stop()
+                raise BackendFailedToStart(message)
+            if server.answers(0.5):
+                del waiting[name]
+        if waiting and time.monotonic() > deadline:
+            message = late(sorted(waiting))
+            stop()
+            raise BackendFailedToStart(message)
+        if waiting:
+            time.sleep(interval)
+
+
+# --- stopping ---------------------------------------------------------------------------
+
+
+def reap(pid: int) -> None:
+    """Collect a server that this very process started, so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def terminate(
+    servers: Iterable[R], alive: Callable[[R], bool], timeout: float = 5.0, *, sweep: bool = False
+) -> list[str]:
+    """Stop the servers' process groups: SIGTERM, then SIGKILL after ``timeout``. Returns the names of
+    those that were running. ``alive(server)`` tells whether a recorded pid is still that server;
+    ``sweep`` also SIGKILLs whatever is left in each group (workers) once its server is gone.
+    """
+    servers = list(servers)
+    stopped = []
+    for server in servers:
+        if alive(server):
+            _signal_group(server.pid, signal.SIGTERM)
+            stopped.append(server.name)
+    deadline = time.monotonic() + timeout
+    for server in servers:
+        while alive(server) and time.monotonic() < deadline:
+            reap(server.pid)
+            time.sleep(0.02)
+        if alive(server):
+            _signal_group(server.pid, signal.SIGKILL)
+        reap(server.pid)
+        if sweep:
+            _signal_group(server.pid, signal.SIGKILL)
+    return stopped
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing), so two processes never start servers at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

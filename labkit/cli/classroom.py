@@ -1,0 +1,167 @@
+"""``labkit classroom up | key | reset | status | down | progress``: one backend for a whole room.
+
+See labkit/classroom/ and docs/instructors.md. ``progress`` runs each learner's checks
+(``labkit.course.progress.run_all``) inside ``classroom.as_learner``: the classroom itself knows no checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from labkit import classroom
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    bind = classroom.check_bind(args.bind)  # refuses without --bind, before anything starts
+    names = classroom.learner_names(args.learners, args.names)
+    if not names and not classroom.read_roster():
+        raise classroom.ClassroomError("say who is in the room: pass --learners 30 (or --names ana,ben,...)")
+    t0 = time.perf_counter()
+    room, started = classroom.up(bind, args.advertise, args.port, args.moto_port)
+    roster, added = classroom.ensure_roster(names)
+    verb = f"started in {time.perf_counter() - t0:.1f} s" if started else "already running"
+    print(
+        f"classroom {verb} on {room.bind}: MiniStack port {room.ministack.port}, moto port {room.moto.port}; "
+        f"learners connect to {room.learner_url(room.ministack)}"
+    )
+    print(f"roster: {len(roster)} learners ({len(added)} new) in {classroom.roster_path()} (readable by you only)")
+    print("hand out settings: labkit classroom key <learner> --out <learner>.env   (all: key --all --out <folder>)")
+    if room.bind.startswith("127."):
+        print("reachable from this machine only (a rehearsal): learners elsewhere cannot connect")
+    else:
+        where = "every network this machine is on" if room.bind == "0.0.0.0" else f"the network of {room.bind}"
+        print(
+            f"exposed: anyone on {where} can reach ports {room.ministack.port} and {room.moto.port}; "
+            "allow only the room's network in your firewall, and stop it with: labkit classroom down"
+        )
+    return 0
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    room = classroom.require_room()
+    roster = classroom.read_roster()
+    if args.all:
+        if not args.out:
+            raise classroom.ClassroomError("--all writes one file per learner: pass --out <folder>")
+        for learner in roster:
+            classroom.write_env_file(room, learner, Path(args.out) / f"{learner.name}.env")
+        print(f"wrote {len(roster)} files to {args.out} (each readable by you only): give each learner theirs")
+        return 0
+    if not args.learner:
+        raise classroom.ClassroomError("name the learner, e.g. `labkit classroom key learner01` (or --all --out DIR)")
+    learner = classroom.find_learner(args.learner, roster)
+    if args.out:
+        path = classroom.write_env_file(room, learner, Path(args.out))
+        print(f"wrote {path} for {learner.name}: they run `source {path.name}` then `make lab`")
+    else:
+        print(classroom.env_file(room, learner), end="")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    room = classroom.require_room()
+    learner = classroom.find_learner(args.learner)
+    t0 = time.perf_counter()
+    removed = classroom.reset_learner(room, learner)
+    took = time.perf_counter() - t0
+    left = classroom.summary(room, learner)
+    print(
+        f"reset {learner.name} in {took:.2f} s: {removed['ministack']} entries on MiniStack, "
+        f"{removed['moto']} service backends on moto; every other learner untouched"
+    )
+    print(f"  {learner.name} now has: " + ", ".join(f"{k} {v}" for k, v in left.items()))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    room = classroom.read_room()
+    roster = classroom.read_roster()
+    if room is None:
+        print(f"classroom not running ({len(roster)} learners on the roster): labkit classroom up --bind <address>")
+        return 1
+    minutes = (time.time() - room.started_at) / 60
+    print(f"classroom on {room.bind}, learners use {room.learner_url(room.ministack)} (up {minutes:.0f} min)")
+    ok = True
+    for server in room.servers:
+        alive, answering = classroom.is_alive(server), classroom.answers(room, server)
+        ok &= alive and answering
+        mem = classroom.memory_mb(server)
+        health = "answering" if answering else ("not answering" if alive else "stopped")
+        print(
+            f"  {server.name:<9} {server.version:<8} pid {server.pid:<7} port {server.port:<6} {health}"
+            + (f", {mem:.0f} MB" if mem else "")
+        )
+    print(f"  roster: {len(roster)} learners in {classroom.roster_path()}")
+    if args.detail and ok:
+        for learner in roster:
+            counts = classroom.summary(room, learner)
+            print(f"    {learner.name:<14} " + "  ".join(f"{k} {v}" for k, v in counts.items()))
+    if not ok:
+        print("  unhealthy: `labkit classroom up --bind ...` restarts it (resources are kept in memory: they are lost)")
+    return 0 if ok else 1
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stopped = classroom.down()
+    print(
+        f"stopped the classroom's {' and '.join(stopped)}; the roster and its keys are kept"
+        if stopped
+        else "the classroom was not running"
+    )
+    return 0
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    from labkit.course import progress
+
+    room = classroom.require_room()
+    roster = classroom.read_roster()
+    if args.learner:
+        roster = [classroom.find_learner(args.learner, roster)]
+    marks = {progress.PASS: "✓", progress.NOT_YET: "✗", progress.NOT_STARTED: "·", progress.UNAVAILABLE: "–"}
+    rows: list[tuple[str, list[Any]]] = []
+    for learner in roster:
+        with classroom.as_learner(room, learner):  # their settings and key, undone afterwards
+            rows.append((learner.name, progress.run_all(args.lesson or None)))
+    width = max((len(name) for name, _ in rows), default=7)
+    print(f"{'learner':<{width}}  pass  " + " ".join(r.key for r in rows[0][1]) if rows else "no learners")
+    for name, results in rows:
+        passed = sum(r.passed for r in results)
+        cells = " ".join(f"{marks[r.status]:^{len(r.key)}}" for r in results)
+        print(f"{name:<{width}}  {passed:>2}/{len(results):<2} {cells}")
+    print("✓ pass  ✗ not yet  · not started (or cleaned up)  – cannot be checked here (see `labkit progress --help`)")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    text = "run one backend for a whole room, one account per learner (docs/instructors.md)"
+    room = sub.add_parser("classroom", help=text, description=text)
+    cmds = room.add_subparsers(dest="classroom_command", required=True)
+    p = cmds.add_parser("up", help="start the room's server on an address you choose; write the roster")
+    p.add_argument("--bind", help="the address to listen on (required: e.g. 192.168.1.20, or 0.0.0.0 for all)")
+    p.add_argument("--advertise", help="the address learners use (default: --bind; with 0.0.0.0, a guess)")
+    p.add_argument("--learners", type=int, help="how many learners: learner01, learner02, ...")
+    p.add_argument("--names", help="the learners' names instead, comma-separated: ana,ben,...")
+    p.add_argument("--port", type=int, default=classroom.DEFAULT_PORT, help="MiniStack's port (0: any free)")
+    p.add_argument("--moto-port", type=int, default=classroom.DEFAULT_MOTO_PORT, help="moto's port (0: any free)")
+    p.set_defaults(func=cmd_up)
+    p = cmds.add_parser("key", help="print (or write) one learner's settings, to load before `make lab`")
+    p.add_argument("learner", nargs="?", help="the learner's name on the roster")
+    p.add_argument("--out", help="write a file (mode 0600) instead; with --all, a folder")
+    p.add_argument("--all", action="store_true", help="one file per learner into --out")
+    p.set_defaults(func=cmd_key)
+    p = cmds.add_parser("reset", help="delete everything one learner made; nobody else is touched")
+    p.add_argument("learner", help="the learner's name on the roster")
+    p.set_defaults(func=cmd_reset)
+    p = cmds.add_parser("status", help="the room's servers, memory and roster")
+    p.add_argument("--detail", action="store_true", help="also count each learner's queues, buckets, instances...")
+    p.set_defaults(func=cmd_status)
+    p = cmds.add_parser("down", help="stop the room's servers (the roster is kept)")
+    p.set_defaults(func=cmd_down)
+    p = cmds.add_parser("progress", help="which exercises pass, one row per learner (runs the checks)")
+    p.add_argument("learner", nargs="?", help="only this learner")
+    p.add_argument("--lesson", action="append", help="only this lesson (repeatable), e.g. 04-sqs-standard-vs-fifo")
+    p.set_defaults(func=cmd_progress)
