@@ -26,6 +26,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from labkit.aws.errors import error_code
+from labkit.aws.s3 import empty_bucket
 from labkit.errors import LabkitError
 
 _HANDLER = "def handler(event, context):\n    return {'sum': sum(event['numbers'])}\n"
@@ -112,9 +113,7 @@ def _scratch_bucket(s3) -> str:
 
 def _drop_bucket(s3, name: str) -> None:
     with contextlib.suppress(botocore.exceptions.ClientError):
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-            for obj in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                s3.delete_object(Bucket=name, Key=obj["Key"], VersionId=obj["VersionId"])
+        empty_bucket(s3, name)
         s3.delete_bucket(Bucket=name)
 
 

@@ -2,8 +2,8 @@
 
 Three callers, one implementation: the embedded backend (MiniStack + moto on 127.0.0.1,
 ``labkit.backends.embedded``), the classroom's room (``labkit.classroom.room``) and lesson 11's
-IAM-enforcing MiniStack (``labkit.lessons.l11_iam_and_cloudwatch.enforcing``). What each keeps is only what is specific to it:
-its command line, its state file, its messages.
+IAM-enforcing MiniStack (``labkit.lessons.l11_iam_and_cloudwatch.enforcing``). What each keeps is only
+what is specific to it: its command line, its state file, its messages.
 
 The servers run from their own virtual environment (MiniStack pins botocore exactly; the
 learner's kernel keeps a current boto3): ``LABKIT_SERVER_PYTHON``, else ``.venv-server`` at the

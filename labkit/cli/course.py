@@ -27,14 +27,15 @@ lesson's own check on it. Nothing is read from a file or flag you could set.
                result lives only in the notebook's kernel (lesson 07's tuned rule, lesson 11's
                reader user): there its check cell is the record
 
-In a notebook: `from labkit.course import progress; progress.show()`. Exit code 1 only if the backend cannot be reached."""
+In a notebook: `from labkit.course import progress; progress.show()`.
+Exit code 1 only if the backend cannot be reached."""
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     import boto3
 
     import labkit
-    from labkit import aws_cleanup
+    from labkit import ops
 
     if args.lesson is not None and not re.fullmatch(r"\d\d-[a-z0-9-]+", args.lesson):
         raise ValueError(f"--lesson {args.lesson!r} is not a lesson name: use its tag value, e.g. 03-lambda")
@@ -46,9 +47,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     where = f"real AWS account {lab.account}" if lab.account else f"the {lab.backend} backend"
     verb = "listing (dry run)" if args.dry_run else "deleting"
     print(f"{verb} everything tagged {TAG_KEY}={args.lesson or '*'} on {where}, region {lab.region}")
-    report = aws_cleanup.clean_up(
-        args.lesson, dry_run=args.dry_run, session=boto3.session.Session(region_name=lab.region)
-    )
+    report = ops.clean_up(args.lesson, dry_run=args.dry_run, session=boto3.session.Session(region_name=lab.region))
     print(report)
     # On an emulator a service it lacks cannot be listed; on AWS that means something may be left.
     return 1 if report.failed or (report.not_listed and not lab.is_emulator) else 0

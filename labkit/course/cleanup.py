@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import botocore.exceptions
 import botocore.parsers
 
 from labkit.aws.errors import error_code
+from labkit.aws.s3 import empty_bucket
 from labkit.aws.sqs import queue_name
 
 
@@ -18,7 +21,7 @@ class Cleanup:
         self.deleted: list[str] = []
         self.skipped: list[str] = []
 
-    def delete(self, what: str, call: Callable, /, **kwargs) -> bool:
+    def delete(self, what: str, call: Callable[..., Any], /, **kwargs: Any) -> bool:
         try:
             call(**kwargs)
         except botocore.exceptions.ClientError as err:
@@ -31,17 +34,13 @@ class Cleanup:
         self.deleted.append(what)
         return True
 
-    def empty_and_delete_bucket(self, s3, bucket: str) -> bool:
+    def empty_and_delete_bucket(self, s3: Any, bucket: str) -> bool:
         """S3 deletes only empty buckets: remove every object version first."""
-        try:
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-                for obj in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                    s3.delete_object(Bucket=bucket, Key=obj["Key"], VersionId=obj["VersionId"])
-        except botocore.exceptions.ClientError:
-            pass  # no such bucket: delete_bucket below records it as skipped
+        with contextlib.suppress(botocore.exceptions.ClientError):  # no such bucket: delete_bucket records it
+            empty_bucket(s3, bucket)
         return self.delete(f"bucket {bucket}", s3.delete_bucket, Bucket=bucket)
 
-    def delete_queues(self, sqs, prefix: str | None = None, names: Iterable[str | None] = ()) -> None:
+    def delete_queues(self, sqs: Any, prefix: str | None = None, names: Iterable[str | None] = ()) -> None:
         """Delete every queue whose name starts with ``prefix``, and each queue named in ``names``.
 
         A name that is None (an exercise not done yet) is skipped, so a student notebook cleans up too.

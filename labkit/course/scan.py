@@ -33,9 +33,7 @@ def tag_value(tags: Any) -> str | None:
 
 
 def name_tag(tags: Any) -> str:
-    return next(  # type: ignore[no-any-return]
-        (t["Value"] for t in tags or [] if t.get("Key") == "Name"), ""
-    )
+    return next((t["Value"] for t in tags or [] if t.get("Key") == "Name"), "")
 
 
 def suffix_of(pattern: str, name: str) -> str | None:
@@ -87,7 +85,9 @@ class Scan:
         def read() -> dict[str, str]:
             sqs = self.client("sqs")
             try:
-                return sqs.get_queue_attributes  # type: ignore[no-any-return](QueueUrl=url, AttributeNames=["All"])["Attributes"]
+                answer = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+                attributes: dict[str, str] = answer["Attributes"]
+                return attributes
             except sqs.exceptions.QueueDoesNotExist:  # deleted since the listing
                 return {}
 

@@ -20,6 +20,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 START = "# ✏️ Your"
 END = "# ✏️ (end of your code)"
@@ -73,7 +74,7 @@ def blank_exercise(source: str, student: str | None = None) -> str:
     return "\n".join([*lines[: start + 1], *middle, *lines[end:]]).rstrip("\n")
 
 
-def student_notebook(notebook: dict, solved_name: str) -> dict:
+def student_notebook(notebook: dict[str, Any], solved_name: str) -> dict[str, Any]:
     """A student copy of a solved notebook (nbformat JSON as a dict): exercises blanked, no outputs."""
     nb = copy.deepcopy(notebook)
     for cell in nb["cells"]:

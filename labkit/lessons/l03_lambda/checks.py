@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import boto3
 
@@ -33,7 +34,7 @@ def _function(name: str | None):
     return config, None
 
 
-def _shout(name: str, text: str) -> tuple[dict | None, str | None]:
+def _shout(name: str, text: str) -> tuple[Any, str | None]:
     """Invoke the function with {"text": text}; (payload, None) or (None, what went wrong)."""
     response = boto3.client("lambda").invoke(FunctionName=name, Payload=json.dumps({"text": text}))
     payload = response["Payload"].read()
@@ -53,7 +54,7 @@ def _shout(name: str, text: str) -> tuple[dict | None, str | None]:
 
 
 @exercise(1, "a function of your own", looks_for="function labkit-03-shout-<suffix> or a tagged one")
-def shouts(name: str | None) -> Result:
+def shouts(name: str) -> Result:
     """The function exists, is Active, and answers {"text": t} with {"shout": T.upper() + punctuation}."""
     config, problem = _function(name)
     if problem is not None:
@@ -73,7 +74,7 @@ def shouts(name: str | None) -> Result:
 
 
 @exercise(2, "configure, don't redeploy", looks_for="function labkit-03-shout-<suffix> or a tagged one")
-def configured(name: str | None, timeout: int = 5, punctuation: str = "!!!") -> Result:
+def configured(name: str, timeout: int = 5, punctuation: str = "!!!") -> Result:
     """The function has the timeout and PUNCTUATION variable asked for, and its answers use them."""
     config, problem = _function(name)
     if problem is not None:

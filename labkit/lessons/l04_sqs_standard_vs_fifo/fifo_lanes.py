@@ -99,7 +99,7 @@ def draw(state: LanesState, ax=None):
         fig = ax.figure
     import matplotlib
 
-    colours = matplotlib.colormaps["tab10"].colors
+    colours = matplotlib.colormaps["tab10"].colors  # type: ignore[attr-defined]  # a ListedColormap
     late = {id(e) for e in state.late()}
     names = list(lanes)
     for row, group in enumerate(names):

@@ -252,7 +252,7 @@ class MailTracker:
         )
         with self._cond:
             self.log.append(record)
-            if outcome == "retry":
+            if outcome == "retry" and next_delay is not None:
                 heapq.heappush(self._due, (self._clock() + next_delay, next(self._seq), delivery))
             else:
                 delivery.done, delivery.outcome = True, outcome

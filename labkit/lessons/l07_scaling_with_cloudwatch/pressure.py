@@ -9,6 +9,7 @@ picture moves while the cell waits.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class PressureGauge:
         from matplotlib.figure import Figure
 
         self.history = history
-        self.options = {"high": high, "low": low, "alarms": alarms}
+        self.options: dict[str, Any] = {"high": high, "low": low, "alarms": alarms}
         self.fig = Figure(figsize=(9, 4.6), dpi=80)
         self.canvas = FigureCanvasAgg(self.fig)
         self.image = w.Image(format="png", layout=w.Layout(width="720px"))

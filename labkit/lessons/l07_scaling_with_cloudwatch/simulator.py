@@ -45,7 +45,7 @@ class SimulatorState:
                 metric="backlog" if self.watch_in_flight else "visible",
             )
         else:
-            rule = TargetTrackingRule(backlog_per_instance=self.target_backlog)
+            rule = TargetTrackingRule(backlog_per_instance=self.target_backlog)  # type: ignore[assignment]
         return replace(
             self.base,
             rule=rule,
@@ -219,4 +219,5 @@ class SimulatorView:
         from IPython.display import display
 
         display(self.widget)
-        print(self.state.result.summary())
+        if self.state.result is not None:
+            print(self.state.result.summary())

@@ -37,9 +37,7 @@ def _mapping(queue_url: str | None, function_name: str | None):
 
 
 @exercise(1, "your own mapping", looks_for="queue labkit-08-exercise-<suffix>")
-def batch_settings(
-    queue_url: str | None, function_name: str | None, *, batch_size: int = 3, max_concurrency: int = 2
-) -> Result:
+def batch_settings(queue_url: str, function_name: str, *, batch_size: int = 3, max_concurrency: int = 2) -> Result:
     """A mapping with these settings exists, the queue was drained, and no batch was bigger than batch_size."""
     mapping, arn, problem = _mapping(queue_url, function_name)
     if problem is not None:
@@ -74,7 +72,7 @@ def batch_settings(
 
 
 @exercise(2, "only the failures", looks_for="queue labkit-08-exercise-<suffix>")
-def reports_failures(queue_url: str | None, function_name: str | None) -> Result:
+def reports_failures(queue_url: str, function_name: str) -> Result:
     """The mapping reports partial batch failures (FunctionResponseTypes has ReportBatchItemFailures)."""
     mapping, _arn, problem = _mapping(queue_url, function_name)
     if problem is not None:

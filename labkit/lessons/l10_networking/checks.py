@@ -90,7 +90,7 @@ def _apex(scan: Scan) -> list[Candidate]:
     attempts = []
     for zone in zones:
         suffix = suffix_of("shop-{s}.example.com.", zone["Name"])
-        cdn = _cdn_domain(scan, suffix)
+        cdn = _cdn_domain(scan, suffix or "")
         if cdn is None:  # no distribution of this run: read the target the lesson gave www.<zone>
             records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
             www = [r for r in records if r["Name"] == f"www.{zone['Name']}" and r.get("AliasTarget")]

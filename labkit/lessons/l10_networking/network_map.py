@@ -38,7 +38,7 @@ def fetch_via_cdn(lab, domain: str, path: str = "/", https: bool = True, timeout
     if lab.is_emulator:
         endpoint = os.environ.get("AWS_ENDPOINT_URL_CLOUDFRONT") or os.environ["AWS_ENDPOINT_URL"]
         url = urllib.parse.urlparse(endpoint)
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+        conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=timeout)
         headers = {"Host": domain}
         if https:
             headers["X-Forwarded-Proto"] = "https"

@@ -8,8 +8,9 @@ import botocore.exceptions
 import pytest
 
 from labkit import cli
-from labkit.aws_cleanup import CleanupReport, Entry, Found, _Run, clean_up
 from labkit.backends.aws import TAG_KEY
+from labkit.ops import CleanupReport, Entry, Found, clean_up
+from labkit.ops.run import Run as _Run
 
 LESSON = "03-lambda"
 OTHER = "07-scaling-with-cloudwatch"
@@ -402,7 +403,7 @@ def test_cli_cleanup_on_real_aws_needs_the_opt_in(monkeypatch, capsys):
     monkeypatch.delenv("LABKIT_ALLOW_REAL_AWS", raising=False)
     monkeypatch.setenv("LABKIT_BACKEND", "aws")
     called = []
-    monkeypatch.setattr("labkit.aws_cleanup.clean_up", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("labkit.ops.clean_up", lambda *a, **k: called.append(1))
     assert cli.main(["cleanup", "--dry-run"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("labkit cleanup: real AWS is not allowed")
@@ -452,3 +453,53 @@ def test_add_tags_tags_where_it_can_and_says_so_where_it_cannot(moto_env, capsys
     glacier.create_vault(vaultName="labkit-02-vault")
     assert not lab.add_tags("Glacier vaults", glacier.add_tags_to_vault, vaultName="labkit-02-vault", Tags={"a": "b"})
     assert capsys.readouterr().out.startswith(f"{UNAVAILABLE_PREFIX} tags on Glacier vaults; labkit cleanup finds")
+
+
+def test_order_deletes_dependents_before_what_they_depend_on():
+    from labkit.ops import ORDER, compute
+    from labkit.ops.run import with_retries
+
+    kinds = [step.kind for step in ORDER]
+    assert len(kinds) == len(set(kinds)), "each kind has one step"
+    before = lambda first, then: kinds.index(first) < kinds.index(then)  # noqa: E731
+    assert before("auto scaling group", "ec2 instance")
+    for network in ("ec2 security group", "ec2 subnet", "ec2 vpc"):
+        assert before("ec2 instance", network)
+    assert before("ec2 subnet", "ec2 vpc") and before("ec2 internet gateway", "ec2 vpc")
+    assert before("cloudfront distribution", "cloudfront origin access control")
+    assert before("cloudfront distribution", "s3 bucket")
+    assert before("event source mapping", "lambda function")
+    for principal in ("iam user", "iam role"):
+        assert before(principal, "iam policy")
+    how = {step.kind: step.how for step in ORDER}
+    assert how["ec2 instance"] is compute.then_wait  # the network waits for the instances to go
+    assert how["ec2 security group"] is with_retries  # groups may refer to each other
+
+
+def test_empty_bucket_deletes_versions_markers_and_plain_objects_1000_at_a_time():
+    from labkit.aws.s3 import empty_bucket
+
+    class FakeS3:
+        def __init__(self):
+            self.versions = [{"Key": f"k{i}", "VersionId": f"v{i}"} for i in range(1500)]
+            self.markers = [{"Key": "gone", "VersionId": "m1"}]
+            self.plain = [{"Key": "left-over"}]
+            self.batches: list[list[dict]] = []
+
+        def get_paginator(self, operation):
+            last = {"Versions": self.versions[1000:], "DeleteMarkers": self.markers}
+            pages = {
+                "list_object_versions": [{"Versions": self.versions[:1000]}, last],
+                "list_objects_v2": [{"Contents": self.plain}],
+            }[operation]
+            return type("Paginator", (), {"paginate": lambda _self, **kw: iter(pages)})()
+
+        def delete_objects(self, Bucket, Delete):
+            assert Bucket == "b" and len(Delete["Objects"]) <= 1000
+            self.batches.append(Delete["Objects"])
+            return {}
+
+    s3 = FakeS3()
+    assert empty_bucket(s3, "b") == 1502
+    assert [len(b) for b in s3.batches] == [1000, 501, 1]
+    assert {"Key": "gone", "VersionId": "m1"} in s3.batches[1] and s3.batches[2] == [{"Key": "left-over"}]
