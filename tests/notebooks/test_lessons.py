@@ -1,4 +1,4 @@
-"""Every lesson is stored clean and has the shape ../shared/LESSONS.md asks for."""
+"""Every lesson is stored clean and has the shape docs/lesson-standard.md asks for."""
 
 import re
 from pathlib import Path
