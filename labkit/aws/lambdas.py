@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
 import zipfile
 from pathlib import Path
@@ -16,10 +15,9 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from labkit import config
 from labkit.aws.errors import error_code
 from labkit.aws.waits import progress_bar, wait_until
-from labkit.errors import FunctionNotRunnable
+from labkit.errors import FunctionNotRunnable, LabkitError
 
 
 def zip_source(code: str, filename: str = "handler.py") -> bytes:
@@ -48,24 +46,23 @@ def _client(service: str, client: Any | None) -> Any:
     return client if client is not None else boto3.client(service)
 
 
-_NO_DOCKER_HINT = (
-    "LocalStack runs Lambda handlers in Docker containers: start it with docker compose (which mounts "
-    "/var/run/docker.sock), or use the embedded backend (LABKIT_BACKEND=embedded), which runs them without Docker"
-)
-
-
 def _failed_message(name: str, config: dict) -> str:
     code = config.get("StateReasonCode") or config.get("LastUpdateStatusReasonCode") or "no reason code"
     reason = config.get("StateReason") or config.get("LastUpdateStatusReason") or ""
     line = f"Lambda function {name} is in state Failed ({code}{': ' + reason if reason else ''})."
-    if _on_localstack():
-        line += " " + _NO_DOCKER_HINT + "."
+    if hint := _backend_hint():
+        line += " " + hint + "."
     return line
 
 
-def _on_localstack() -> bool:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").rstrip("/")
-    return os.environ.get("LABKIT_BACKEND") == "localstack" or endpoint == config.localstack_url().rstrip("/")
+def _backend_hint() -> str:
+    """What the current backend says about functions stuck in Failed (LocalStack without Docker), if anything."""
+    from labkit import backends
+
+    try:
+        return backends.get().lambda_failed_hint
+    except LabkitError:  # an unknown LABKIT_BACKEND: connect() says so
+        return ""
 
 
 def function_status(name: str, client: Any | None = None) -> tuple[str, str]:
@@ -97,7 +94,7 @@ def wait_active(name: str, *, timeout: float = 60.0, client: Any | None = None, 
             if elapsed > timeout:
                 raise FunctionNotRunnable(
                     f"Lambda function {name} is still {state}/{update} after {timeout:.0f} s"
-                    + (f". {_NO_DOCKER_HINT}." if _on_localstack() else "")
+                    + (f". {hint}." if (hint := _backend_hint()) else "")
                 )
             if bar is None and elapsed > 2 and not quiet:
                 bar = progress_bar(timeout, f"waiting for {name} to become Active")

@@ -57,6 +57,8 @@ def service_names(moto: bool) -> tuple[str, ...]:
 class Backend(ABC):
     name: ClassVar[str]
     emulator: ClassVar[bool] = True  # dummy credentials; nothing a lesson makes costs money
+    # Said after "Lambda function ... is in state Failed" when this backend is the likely reason.
+    lambda_failed_hint: ClassVar[str] = ""
 
     @abstractmethod
     def connect(self, *, allow_real_aws: bool = False, lesson: str | None = None) -> Connection:

@@ -82,6 +82,10 @@ class LocalStack(Emulator):
     """LocalStack in Docker; labkit checks it answers and never starts or stops it."""
 
     name = "localstack"
+    lambda_failed_hint = (
+        "LocalStack runs Lambda handlers in Docker containers: start it with docker compose (which mounts "
+        "/var/run/docker.sock), or use the embedded backend (LABKIT_BACKEND=embedded), which runs them without Docker"
+    )
 
     def connect(self, *, allow_real_aws: bool = False, lesson: str | None = None) -> Connection:
         doc = require_running()
