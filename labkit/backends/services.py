@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class Service:
     name: str  # what AWS calls it
     client: str  # boto3.client(<client>)
-    category: str  # the seed's grouping
+    category: str  # the course map's grouping
     what: str  # one line for a learner
     moto: bool = False  # embedded backend routes it to moto instead of MiniStack
 

@@ -5,7 +5,7 @@ whose learner part starts at a line ``# ✏️ Your ...`` and ends at ``# ✏️
 or at the end of the cell. The student version keeps everything else and replaces that part:
 
 - by the cell's ``metadata.labkit.student`` text when the author wrote one (a starting point
-  that runs but does not pass the check, e.g. the seed's scaling rule in lesson 07);
+  that runs but does not pass the check, e.g. the starting scaling rule in lesson 07);
 - otherwise by ``name = None`` for each name the solution assigns at top level, so the check
   cell after it and the cells that use the name still run (checks print a hint, never raise).
 

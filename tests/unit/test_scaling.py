@@ -53,7 +53,7 @@ def test_breach_from_reason():
 
 @pytest.fixture
 def group(embedded_lab):
-    """A one-instance Auto Scaling group (moto) with the seed's two policies."""
+    """A one-instance Auto Scaling group (moto) with the lesson's two policies."""
     ec2, autoscaling = boto3.client("ec2"), boto3.client("autoscaling")
     name = f"g-{uuid.uuid4().hex[:6]}"
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]

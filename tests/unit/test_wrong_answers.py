@@ -228,7 +228,7 @@ def wrong_06_2(moto_env) -> Case:
 
 
 def wrong_07_1() -> Case:
-    """The seed's rule, untuned: on the spike day the queue waits far too long."""
+    """The starting rule, untuned: on the spike day the queue waits far too long."""
     return (StepRule(high=1000, scale_out=5, low=100, scale_in=1), 300), {}, "(goal: under 3); add more instances"
 
 

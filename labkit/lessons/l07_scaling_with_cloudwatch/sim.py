@@ -26,9 +26,9 @@ DAY = 24 * 3600
 
 @dataclass(frozen=True)
 class StepRule:
-    """The seed's rule: above ``high`` visible messages add ``scale_out``; below ``low`` remove ``scale_in``.
+    """The lesson's starting rule: above ``high`` visible messages add ``scale_out``; below ``low`` remove ``scale_in``.
 
-    ``metric`` is what the alarms watch: ``"visible"`` (ApproximateNumberOfMessagesVisible, the seed's
+    ``metric`` is what the alarms watch: ``"visible"`` (ApproximateNumberOfMessagesVisible, the course's
     choice) or ``"backlog"`` (Visible + NotVisible, which counts messages being worked on).
     """
 
