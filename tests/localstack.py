@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/localstack.py [extra pytest arguments]      (what `make test-localstack` runs)
 
-What it does (the recipe in ../shared/RECIPES.md):
+What it does:
 1. finds a Python 3.13 (LocalStack 4.14 needs it): ``LABKIT_PYTHON313``, pyenv's 3.13, or ``python3.13``
    on PATH. Without one it says so and exits 0 on a laptop, but fails (exit 1) under CI (``CI=true``);
 2. makes ``.venv-localstack`` with LocalStack's pinned packages (once);
