@@ -11,6 +11,10 @@ pytest fixtures do not run for nbval cells, so the backend is handled in hooks:
   wiped, so each notebook runs on a fresh backend;
 - at the end, the servers the run started are stopped.
 
+`make test` runs this in parallel (pytest-xdist, ``-n 4 --dist loadfile``): each worker is a test
+session of its own, so each has its own private servers, and a file's tests (a notebook's cells) stay
+together on one worker, in order.
+
 With ``LABKIT_BACKEND=localstack`` the notebooks run against the LocalStack
 that the caller started instead (``tests/localstack.py`` does both).
 
@@ -45,6 +49,10 @@ _matrix: dict[str, dict] = {}
 
 def pytest_sessionstart(session):
     global _home
+    out = os.environ.get("LABKIT_MATRIX_OUT")
+    if out and not os.environ.get("PYTEST_XDIST_WORKER"):  # parts an interrupted parallel run left behind
+        for part in Path(out).parent.glob(f"{Path(out).name}.gw*"):
+            part.unlink()
     os.environ["LABKIT_CHECKS_MUST_PASS"] = "1"
     if os.environ.get("LABKIT_BACKEND", "embedded") in ("", "embedded"):
         _home = tempfile.mkdtemp(prefix="labkit-test-")
@@ -105,10 +113,25 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_sessionfinish(session, exitstatus):
     out = os.environ.get("LABKIT_MATRIX_OUT")
-    if out and _matrix:
-        backend = os.environ.get("LABKIT_BACKEND") or "embedded"
-        Path(out).write_text(json.dumps({"backend": backend, "notebooks": _matrix}, indent=2))
+    if out:
+        _write_matrix(Path(out), os.environ.get("PYTEST_XDIST_WORKER"))
     if _home is not None:
         from labkit.backends import embedded
 
         embedded.stop()
+
+
+def _write_matrix(out: Path, worker: str | None) -> None:
+    """Each run writes what its notebooks did; with pytest-xdist each worker writes its own part
+    (``<out>.<worker>``) and the controller, which ends last, merges the parts into ``out``."""
+    backend = os.environ.get("LABKIT_BACKEND") or "embedded"
+    if worker:
+        if _matrix:
+            out.with_name(f"{out.name}.{worker}").write_text(json.dumps(_matrix))
+        return
+    merged = dict(_matrix)
+    for part in sorted(out.parent.glob(f"{out.name}.gw*")):
+        merged.update(json.loads(part.read_text()))
+        part.unlink()
+    if merged:
+        out.write_text(json.dumps({"backend": backend, "notebooks": dict(sorted(merged.items()))}, indent=2))

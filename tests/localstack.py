@@ -78,8 +78,12 @@ def ensure_venv(python: str) -> Path:
     wanted = "\n".join(PINS)
     if not stamp.exists() or stamp.read_text() != wanted:
         subprocess.run([python, "-m", "venv", str(VENV)], check=True)
-        pip = [str(VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, *PINS], check=True)
+        uv = ROOT / ".venv-tools" / "bin" / "uv"  # what `make setup` installs with, when it could get uv
+        if uv.exists():
+            install = [str(uv), "pip", "install", "--quiet", "--python", str(VENV / "bin" / "python")]
+        else:
+            install = [str(VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*install, *PINS], check=True)
         stamp.write_text(wanted)
     return VENV / "bin" / "python"
 

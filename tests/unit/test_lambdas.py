@@ -286,16 +286,17 @@ def test_on_upload_writes_a_receipt_outside_uploads(aws):
 
 
 def test_checks_give_hints_not_exceptions(aws, capsys, monkeypatch):
-    import labkit
+    from labkit.lessons.l03_lambda import checks as lambda_checks
+    from labkit.lessons.l08_sqs_triggers_lambda import checks as mapping_checks
 
     monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)  # the test session makes hints fail cells
 
     results = [
-        labkit.lessons.l03_lambda.checks.shouts(None),
-        labkit.lessons.l03_lambda.checks.shouts("no-such-function"),
-        labkit.lessons.l03_lambda.checks.configured("no-such-function"),
-        labkit.lessons.l08_sqs_triggers_lambda.checks.batch_settings(None, None),
-        labkit.lessons.l08_sqs_triggers_lambda.checks.reports_failures("http://127.0.0.1:1/000000000000/none", "f"),
+        lambda_checks.shouts(None),
+        lambda_checks.shouts("no-such-function"),
+        lambda_checks.configured("no-such-function"),
+        mapping_checks.batch_settings(None, None),
+        mapping_checks.reports_failures("http://127.0.0.1:1/000000000000/none", "f"),
     ]
     assert all(isinstance(r, Result) and not r for r in results)
     out = capsys.readouterr().out
