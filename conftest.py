@@ -71,6 +71,19 @@ def pytest_runtest_setup(item):
         embedded.reset()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _environment_per_file():
+    """Each test file starts from the environment the session started with, whatever the files before it
+    set (under pytest-xdist a worker runs files in any order): a file that connects does so itself."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    import boto3
+
+    boto3.DEFAULT_SESSION = None  # it caches the credentials and region it first read
+
+
 @functools.cache
 def _missing(requirement: str) -> str | None:
     """Why this backend lacks ``requirement`` (probed once per run), or None if it has it."""

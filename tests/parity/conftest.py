@@ -15,8 +15,9 @@ import pytest
 import labkit
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab():
+    # Per test file: the root conftest gives each file the environment the session started with.
     return labkit.connect(show=False)
 
 
@@ -26,7 +27,7 @@ def unique():
     return uuid.uuid4().hex[:8]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def requires(lab):
     """``requires("name")`` skips the test, with the probe's one-line reason, where this backend lacks
     capability ``name`` (a key of ``labkit.backends.probes.PROBES``). Each probe runs once per run and endpoint."""
