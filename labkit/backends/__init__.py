@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from labkit import config
 from labkit.backends.aws import Aws
-from labkit.backends.base import DUMMY_CREDENTIALS, Backend, Check, Connection, Identity, Route, Status
+from labkit.backends.base import DUMMY_CREDENTIALS, Backend, Check, Connection, Identity, Route, StatusReport
 from labkit.backends.embedded import Embedded
 from labkit.backends.localstack import LocalStack
 
@@ -22,7 +22,7 @@ __all__ = [
     "Connection",
     "Identity",
     "Route",
-    "Status",
+    "StatusReport",
     "get",
 ]
 

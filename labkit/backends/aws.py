@@ -16,7 +16,7 @@ import botocore.exceptions
 
 from labkit import config
 from labkit.aws.errors import error_code
-from labkit.backends.base import Backend, Check, Connection, Identity, Route, Status
+from labkit.backends.base import Backend, Check, Connection, Identity, Route, StatusReport
 from labkit.errors import NoCredentials, RealAWSNotAllowed
 
 TAG_KEY = "labkit:lesson"
@@ -87,9 +87,11 @@ class Aws(Backend):
         guard(False)
         return {"LABKIT_BACKEND": "aws", "LABKIT_ALLOW_REAL_AWS": "1"}
 
-    def status(self, *, allow_real_aws: bool = False) -> Status:
+    def status(self, *, allow_real_aws: bool = False) -> StatusReport:
         guard(allow_real_aws)
-        return Status([f"  real AWS, region {sdk_region() or config.region()}; `labkit.connect()` shows the account"])
+        return StatusReport(
+            [f"  real AWS, region {sdk_region() or config.region()}; `labkit.connect()` shows the account"]
+        )
 
     def doctor(self) -> list[Check]:
         allowed = config.real_aws_allowed()

@@ -44,7 +44,7 @@ class Identity:
 
 
 @dataclass
-class Status:
+class StatusReport:
     lines: list[str]
     ok: bool = True
 
@@ -77,7 +77,7 @@ class Backend(ABC):
         """``labkit env``: the variables a shell exports to use this backend."""
 
     @abstractmethod
-    def status(self, *, allow_real_aws: bool = False) -> Status:
+    def status(self, *, allow_real_aws: bool = False) -> StatusReport:
         """``labkit status``: each server's (or service's) health and route."""
 
     def reset(self) -> float | None:

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labkit import config
-from labkit.backends import learner, servers
-from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, Status, service_names
+from labkit.backends import classroom_join, servers
+from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport, service_names
 from labkit.backends.servers import installed_versions, port_is_free, reap, server_python
 from labkit.backends.services import SERVICES, moto_endpoint_envs
 from labkit.errors import BackendNotRunning, LabkitError, PortInUse
@@ -258,7 +258,7 @@ class Embedded(Emulator):
     name = "embedded"
 
     def connect(self, *, allow_real_aws: bool = False, lesson: str | None = None) -> Connection:
-        room = learner.learner_env()
+        room = classroom_join.learner_env()
         if room is not None:
             # Classroom mode (labkit.classroom): the instructor's servers, with this learner's own key.
             who = f" · learner {room.learner}" if room.learner else ""
@@ -284,7 +284,7 @@ class Embedded(Emulator):
         )
 
     def up(self, *, allow_real_aws: bool = False) -> list[str]:
-        room = learner.learner_env()
+        room = classroom_join.learner_env()
         if room is not None:
             who = f" (learner {room.learner})" if room.learner else ""
             return [
@@ -300,15 +300,15 @@ class Embedded(Emulator):
         ]
 
     def sdk_env(self) -> dict[str, str]:
-        room = learner.learner_env()
+        room = classroom_join.learner_env()
         if room is not None:
             return room.env
         return {**endpoints(require_running()), **DUMMY_CREDENTIALS}
 
-    def status(self, *, allow_real_aws: bool = False) -> Status:
+    def status(self, *, allow_real_aws: bool = False) -> StatusReport:
         state = read_state()
         if state is None:
-            return Status(["  not running: start it with `labkit up`"], ok=False)
+            return StatusReport(["  not running: start it with `labkit up`"], ok=False)
         lines, ok = [], True
         for server in state.servers:
             alive, answering = is_alive(server), answers(server)
@@ -330,7 +330,7 @@ class Embedded(Emulator):
         )
         if not ok:
             lines.append("  unhealthy: `labkit up` replaces the stopped server")
-        return Status(lines, ok)
+        return StatusReport(lines, ok)
 
     def reset(self) -> float | None:
         return reset()
@@ -367,7 +367,7 @@ class Embedded(Emulator):
         return checks
 
     def not_running(self) -> str | None:
-        if learner.in_classroom():  # a classroom's room is checked by connect()
+        if classroom_join.in_classroom():  # a classroom's room is checked by connect()
             return None
         state = read_state()
         if state is None or not healthy(state):  # do not start an empty backend just to look at it

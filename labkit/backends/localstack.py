@@ -18,7 +18,7 @@ import urllib.request
 from typing import Any
 
 from labkit import config
-from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, Status
+from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport
 from labkit.backends.services import SERVICES
 from labkit.errors import BackendNotRunning, LocalStackAuthRequired
 
@@ -103,12 +103,12 @@ class LocalStack(Emulator):
         require_running()
         return {**endpoints(), **DUMMY_CREDENTIALS}
 
-    def status(self, *, allow_real_aws: bool = False) -> Status:
+    def status(self, *, allow_real_aws: bool = False) -> StatusReport:
         doc = require_running()
         lines = [f"  LocalStack {doc.get('version', '?')} at {config.localstack_url()}"]
         services = doc.get("services", {})
         lines += [f"    {s.name:<18} {services.get(s.client, 'not in this edition')}" for s in SERVICES]
-        return Status(lines)
+        return StatusReport(lines)
 
     def down(self) -> list[str]:
         if config.resolve_backend(None) == self.name or health(timeout=0.3) is not None:

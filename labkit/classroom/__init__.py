@@ -29,7 +29,7 @@ room's network only, behind a firewall; see docs/instructors.md.
 
 A learner's kernel reaches the room through ``labkit.connect()``: when ``LABKIT_CLASSROOM_URL`` is
 set, the embedded backend joins that server with the learner's key instead of starting local
-servers (``labkit.backends.learner``: the embedded backend object calls it).
+servers (``labkit.backends.classroom_join``: the embedded backend object calls it).
 
 The package: ``roster`` (learners, keys, the roster file), ``room`` (the servers' state, up/down,
 one learner's reset, health), ``learner`` (a learner's settings and env file, acting as a learner),

@@ -1,7 +1,7 @@
 """A learner's side of the classroom: their settings file, and the instructor acting as them.
 
 ``settings`` is what a learner loads before ``make lab`` (``labkit classroom key``); the embedded
-backend reads it back on their machine (``labkit.backends.learner``, re-exported here).
+backend reads it back on their machine (``labkit.backends.classroom_join``, re-exported here).
 ``as_learner`` is the instructor's kernel acting as one learner for a while (``labkit classroom
 progress`` runs each learner's checks inside it).
 """
@@ -19,7 +19,7 @@ import boto3
 import botocore.config
 
 from labkit import config
-from labkit.backends.learner import ENV_KEY, ENV_LEARNER, ENV_MOTO_URL, ENV_SECRET, ENV_URL, Joined, learner_env
+from labkit.backends.classroom_join import ENV_KEY, ENV_LEARNER, ENV_MOTO_URL, ENV_SECRET, ENV_URL, Joined, learner_env
 from labkit.backends.services import MOTO_CLIENTS, moto_endpoint_envs
 from labkit.classroom.room import Room
 from labkit.classroom.roster import Learner, write_private

@@ -48,3 +48,16 @@ def test_pressure_history_and_gauge():
     assert bytes(gauge.image.value).startswith(PNG)
     assert "2,500 visible" in gauge.label.value and "high ALARM" in gauge.label.value
     assert history.in_alarm("high") == [False, True]
+
+
+def test_the_gauge_draws_a_history_caught_between_two_appends():
+    """The sampler thread appends a sample's series one after another; a redraw in between must not fail."""
+    history = PressureHistory()
+    gauge = PressureGauge(history, high=1000, low=100, alarms=("high", "low"))
+    history.add(0.5, 3000, 10, 1, 0, 1, {"high": "ALARM", "low": "OK"}, 0)
+    history.t.append(1.0)  # the next sample, half added: only its time so far
+    history.visible.append(2900)
+    gauge.refresh()
+    assert bytes(gauge.image.value).startswith(PNG)
+    snap = history.snapshot()
+    assert len(snap) == 1 and snap.visible == [3000] and len(history) == 2

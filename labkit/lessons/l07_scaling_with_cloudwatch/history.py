@@ -31,6 +31,13 @@ class PressureHistory:
     def __len__(self) -> int:
         return len(self.t)
 
+    def snapshot(self) -> PressureHistory:
+        """A copy with every series the same length: the samples ``add`` has finished, even while a
+        sampler thread is between its appends (it appends ``t`` first, ``processed`` last)."""
+        series = ("t", "visible", "in_flight", "working", "booting", "desired", "alarms", "processed")
+        n = min(len(getattr(self, name)) for name in series)
+        return PressureHistory(**{name: list(getattr(self, name)[:n]) for name in series})
+
     def in_alarm(self, alarm: str) -> list[bool]:
         return [states.get(alarm) == "ALARM" for states in self.alarms]
 

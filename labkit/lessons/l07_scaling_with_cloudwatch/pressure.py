@@ -36,6 +36,7 @@ def draw_history(
         fig = plt.figure(figsize=(9, 4.6), dpi=80)
     fig.clear()
     ax_queue, ax_fleet = fig.subplots(2, 1, sharex=True)
+    history = history.snapshot()  # the gauge draws while the sampler thread adds to it
     t = history.t
     ax_queue.plot(t, history.visible, color="tab:red", label="visible")
     ax_queue.plot(t, history.in_flight, color="tab:orange", label="in flight")
