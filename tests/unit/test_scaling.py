@@ -117,7 +117,8 @@ def test_bridge_applies_the_policy_when_the_alarm_fires(group):
         cloudwatch.put_metric_data(
             MetricData=[{"MetricName": metric["MetricName"], "Value": 1500}], Namespace=metric["Namespace"]
         )
-        assert _wait_for(lambda: _desired(group) == 6), "the high alarm did not scale out"
+        # The bridge sets the capacity, then records the action: wait for both.
+        assert _wait_for(lambda: _desired(group) == 6 and bridge.actions), "the high alarm did not scale out"
         action = bridge.actions[0]
         assert (action.alarm, action.policy, action.old, action.new) == (f"{group}-high", "out", 1, 6)
         assert "AWS would execute out (+5)" in str(action)
