@@ -90,8 +90,4 @@ def drain_bodies(queue_url: str, *, client: Any | None = None, timeout: float = 
 
 def queue_depth(queue_url: str, *, client: Any | None = None) -> int:
     """Messages in a queue, visible or in flight (ApproximateNumberOfMessages + …NotVisible)."""
-    sqs = client if client is not None else boto3.client("sqs")
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+    return sum(depth(client if client is not None else boto3.client("sqs"), queue_url))
