@@ -2,6 +2,7 @@
 
 import os
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -37,3 +38,25 @@ def embedded_lab(monkeypatch, tmp_path):
     for name in set(os.environ) - before:
         del os.environ[name]
     embedded.stop()
+
+
+@pytest.fixture
+def make_scaling_group():
+    """``make_scaling_group(name, max_size)``: a one-instance Auto Scaling group from a launch template of the same
+    name, on whichever backend the test uses (in-process moto or the embedded servers)."""
+    return _make_scaling_group
+
+
+def _make_scaling_group(name: str, max_size: int) -> None:
+    ec2, autoscaling = boto3.client("ec2"), boto3.client("autoscaling")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    template = {"ImageId": image, "InstanceType": "t3.micro"}
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=template)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name},
+        MinSize=1,
+        MaxSize=max_size,
+        DesiredCapacity=1,
+        AvailabilityZones=["us-east-1a"],
+    )

@@ -52,22 +52,11 @@ def test_breach_from_reason():
 
 
 @pytest.fixture
-def group(embedded_lab):
+def group(embedded_lab, make_scaling_group):
     """A one-instance Auto Scaling group (moto) with the lesson's two policies."""
-    ec2, autoscaling = boto3.client("ec2"), boto3.client("autoscaling")
+    autoscaling = boto3.client("autoscaling")
     name = f"g-{uuid.uuid4().hex[:6]}"
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    ec2.create_launch_template(
-        LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"}
-    )
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": name},
-        MinSize=1,
-        MaxSize=10,
-        DesiredCapacity=1,
-        AvailabilityZones=["us-east-1a"],
-    )
+    make_scaling_group(name, max_size=10)
     for policy, change in (("out", 5), ("in", -2)):
         autoscaling.put_scaling_policy(
             AutoScalingGroupName=name,

@@ -232,23 +232,11 @@ def wrong_07_1() -> Case:
     return (StepRule(high=1000, scale_out=5, low=100, scale_in=1), 300), {}, "(goal: under 3); add more instances"
 
 
-def wrong_07_2(moto_env) -> Case:
+def wrong_07_2(moto_env, make_scaling_group) -> Case:
     """A step policy with a single step (+5 from 0 up): the +8 step beyond 2000 is missing."""
-    ec2, autoscaling = boto3.client("ec2"), boto3.client("autoscaling")
     group = f"labkit-07-consumers-{_suffix()}"
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    ec2.create_launch_template(
-        LaunchTemplateName=group, LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"}
-    )
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=group,
-        LaunchTemplate={"LaunchTemplateName": group},
-        MinSize=1,
-        MaxSize=20,
-        DesiredCapacity=1,
-        AvailabilityZones=["us-east-1a"],
-    )
-    autoscaling.put_scaling_policy(
+    make_scaling_group(group, max_size=20)
+    boto3.client("autoscaling").put_scaling_policy(
         AutoScalingGroupName=group,
         PolicyName="scale-out-steps",
         PolicyType="StepScaling",
