@@ -1,23 +1,19 @@
-"""The embedded server's validating layer, run by path with the servers' Python (``.venv-server``).
+"""The embedded server's validating layer, run by path with the servers' Python (``.venv-server``):
 
     .venv-server/bin/python labkit/backends/validating.py ministack
 
-starts MiniStack with every request it serves first held against AWS's rules in
-``labkit/backends/rules.py``: a call that AWS refuses is answered as AWS answers it (error code,
-message, HTTP status, in the caller's protocol), so boto3 raises the same ``ClientError`` it would
-on AWS, and the server's log says which rule refused it. It also answers
-``ListDeadLetterSourceQueues`` where MiniStack lacks it: the queues whose RedrivePolicy names the
-dead-letter queue's ARN. The classroom's room (``labkit/classroom/server.py``) wraps its MiniStack
-with the same ``wrap``.
+starts MiniStack with each request first held against AWS's rules (``rules.py``): a call AWS refuses
+is answered as AWS answers it (code, message, HTTP status, in the caller's protocol), so boto3 raises
+the same ``ClientError``, and the server's log names the rule. Where MiniStack lacks
+``ListDeadLetterSourceQueues``, ``dead_letter_sources.py`` answers it. The classroom's room
+(``labkit/classroom/server.py``) wraps its MiniStack with the same ``wrap``.
 
-What it reads: SQS in both protocols (JSON, ``X-Amz-Target: AmazonSQS.*``; query, a form body
-signed for ``sqs``), S3 ``CreateBucket`` (a ``PUT`` on a bucket, path-style or
-``<bucket>.localhost``), Lambda's ``/2015-03-31/event-source-mappings`` REST calls. Everything else
-passes straight through. What a rule needs from the server's state (a queue's attributes, the
-mapping an update changes) it asks MiniStack for through MiniStack's own API, with the caller's
-credentials, so each account (a classroom's learners) sees only its own.
-
-Standard library only besides MiniStack, imported in ``main`` (labkit is not installed there).
+It reads SQS in both protocols (JSON ``X-Amz-Target: AmazonSQS.*``; query, a form signed for ``sqs``),
+S3 ``CreateBucket`` (a ``PUT`` on a bucket, path-style or ``<bucket>.localhost``) and Lambda's
+``/2015-03-31/event-source-mappings`` calls; everything else passes straight through. What a rule
+needs of the server's state it asks MiniStack through MiniStack's own API, with the caller's
+credentials, so an account (a classroom's learner) sees only its own. Standard library only, and
+MiniStack, imported in ``main`` (labkit is not installed in the servers' environment).
 """
 
 from __future__ import annotations
@@ -321,6 +317,29 @@ def _log(line: str) -> None:
     print(f"labkit validation: {line}", flush=True)
 
 
+async def _validate(
+    inner: App, scope: Scope, headers: dict[str, str], route: tuple[str, str | None, str], body: bytes
+) -> Response | None:
+    """AWS's answer where labkit gives it (a refusal, ListDeadLetterSourceQueues); None: MiniStack answers."""
+    request = parse(scope, headers, route, body)
+    if request is None:
+        return None
+    if request.action == "ListDeadLetterSourceQueues":
+        query = scope.get("query_string", b"")
+        answer = await call(inner, scope, scope["method"], scope["path"], headers, body, query)
+        if answer[0] == 400 and b"InvalidAction" in answer[2]:  # MiniStack lacks it: answer it here
+            _log("answered ListDeadLetterSourceQueues, which MiniStack lacks, from the queues' RedrivePolicy")
+            answer = await dead_letter_sources(inner, scope, request, route[2])
+        return answer
+    request = rules.Request(request.service, request.action, request.params, await facts(inner, scope, request))
+    broken = rules.refusal(request)
+    if broken is None:
+        return None
+    rule, refusal = broken
+    _log(f"refused {request.action} ({rule.name}: {refusal.code}), as AWS does: {rule.doc}")
+    return refused(request, route[2], refusal)
+
+
 def wrap(inner: App) -> App:
     """``inner`` (MiniStack's ASGI app) behind AWS's rules."""
 
@@ -348,20 +367,13 @@ def wrap(inner: App) -> App:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        request = parse(scope, headers, route, body)
-        if request is not None:
-            if request.action == "ListDeadLetterSourceQueues":
-                query = scope.get("query_string", b"")
-                answer = await call(inner, scope, scope["method"], scope["path"], headers, body, query)
-                if answer[0] == 400 and b"InvalidAction" in answer[2]:  # MiniStack lacks it: answer it here
-                    answer = await dead_letter_sources(inner, scope, request, route[2])
-                return await _reply(send, answer)
-            request = rules.Request(request.service, request.action, request.params, await facts(inner, scope, request))
-            broken = rules.refusal(request)
-            if broken is not None:
-                rule, refusal = broken
-                _log(f"refused {request.action} ({rule.name}: {refusal.code}), as AWS does: {rule.doc}")
-                return await _reply(send, refused(request, route[2], refusal))
+        try:
+            answer = await _validate(inner, scope, headers, route, body)
+        except Exception as err:  # a fault here must not break the call: MiniStack answers it as before
+            _log(f"could not check {route[1] or 'a query request'} ({err!r}); passed it on unchecked")
+            answer = None
+        if answer is not None:
+            return await _reply(send, answer)
         await inner(scope, replay, send)
 
     return app

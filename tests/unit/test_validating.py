@@ -243,3 +243,21 @@ def test_list_dead_letter_source_queues_is_answered_where_the_server_lacks_it():
         validating.wrap(FakeServer(queues)), *_sqs_json("ListDeadLetterSourceQueues", {"QueueUrl": dlq})
     )
     assert json.loads(answered_by_server["body"]) == {}  # the server's own answer, passed through
+
+
+def test_a_fault_in_the_layer_passes_the_call_on_unchecked(capsys):
+    seen = []
+
+    async def flaky(scope, receive, send):
+        action = validating.headers_of(scope).get("x-amz-target", "")
+        if action.endswith("GetQueueAttributes"):  # the lookup the dedup rule needs
+            raise RuntimeError("lookup failed")
+        seen.append(action)
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    params = {"QueueUrl": "http://h/1/jobs.fifo", "MessageBody": "x", "MessageGroupId": "g"}
+    assert _run(validating.wrap(flaky), *_sqs_json("SendMessage", params))["status"] == 200
+    assert seen == ["AmazonSQS.SendMessage"]
+    assert "passed it on unchecked" in capsys.readouterr().out
