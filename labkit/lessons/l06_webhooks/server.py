@@ -22,7 +22,8 @@ may look at a request. For every request, in this order:
    retry a 5xx.
 
 It listens on 127.0.0.1 only, never on every interface. Every request is written to ``log``
-(when, path, status, reason, the ``webhook-id`` header, milliseconds to answer).
+(when, path, status, reason, the ``webhook-id`` header, milliseconds to decide) before its answer
+is sent, so whoever has an answer finds it in the log.
 """
 
 from __future__ import annotations
@@ -168,7 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, status: int, reason: str, started: float, path: str, webhook_id: str = "") -> None:
         payload = json.dumps({"status": status, "reason": reason}).encode()
-        with contextlib.suppress(OSError):  # the client went away; the answer is still logged
+        # Logged before it is sent: a client that has the answer finds it in the log.
+        self.server_owner.record(path, status, reason, webhook_id, started)
+        with contextlib.suppress(OSError):  # the client went away; the answer is logged all the same
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -176,7 +179,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
         self.close_connection = True
-        self.server_owner.record(path, status, reason, webhook_id, started)
 
     def _refuse(self) -> None:
         self._answer(405, "only POST", time.monotonic(), self.path.split("?", 1)[0])
