@@ -202,26 +202,25 @@ def wrong_05_2(moto_env) -> Case:
 
 
 def wrong_06_1(moto_env) -> Case:
-    """The bounce was counted twice: the handler is not idempotent."""
-    dynamodb = boto3.client("dynamodb")
-    table = f"labkit-06-{_suffix()}-mail-stats"
-    dynamodb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "mail_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "mail_id", "KeyType": "HASH"}],
-    )
-    dynamodb.put_item(TableName=table, Item={"mail_id": {"S": "m-1003"}, "bounces": {"N": "2"}})
-    return (table, "m-1003"), {"expected": 1}, "m-1003 has bounces = 2, expected 1 (twice?"
+    """The receiver remembers ids in its own memory: two copies of it queue a repeat twice."""
+    from standardwebhooks import Webhook
 
+    from labkit.lessons.l06_webhooks import new_secret
 
-def wrong_06_2(moto_env) -> Case:
-    """The topic has an http subscription, but to another URL than the receiver's /sns."""
-    sns = boto3.client("sns")
-    topic = f"labkit-06-{_suffix()}-bounce-alerts"
-    arn = sns.create_topic(Name=topic)["TopicArn"]
-    sns.subscribe(TopicArn=arn, Protocol="http", Endpoint="http://127.0.0.1:9/webhooks")
-    return (topic, "http://127.0.0.1:9/sns"), {}, "the topic has no http subscription to the receiver's /sns URL"
+    sqs, secret, mine = boto3.client("sqs"), new_secret(), set()
+    url = sqs.create_queue(QueueName=f"labkit-06-{_suffix()}-shared.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+
+    def receive_shared(headers, body):
+        try:
+            Webhook(secret).verify(body, headers)
+        except Exception:
+            return 401, "bad signature"
+        if headers["webhook-id"] not in mine:
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="acme", MessageDeduplicationId=_suffix())
+            mine.add(headers["webhook-id"])
+        return 202, "queued"
+
+    return (receive_shared, url, secret), {}, "the same delivery reached"
 
 
 # ----------------------------------------------------------------------------- 07 scaling with CloudWatch
@@ -384,7 +383,6 @@ WRONG: dict[str, Callable[..., Case]] = {
     "05.1": wrong_05_1,
     "05.2": wrong_05_2,
     "06.1": wrong_06_1,
-    "06.2": wrong_06_2,
     "07.1": wrong_07_1,
     "07.2": wrong_07_2,
     "08.1": wrong_08_1,
