@@ -83,15 +83,6 @@ def wrong_00_1(moto_env) -> Case:
 
 
 def wrong_01_1(moto_env) -> Case:
-    """HTTPS is open, but only from 10.0.0.0/8, not from anywhere."""
-    ec2 = boto3.client("ec2")
-    _vpc, group = _vpc_and_group(ec2, f"labkit-01-web-{_suffix()}")
-    _ingress(ec2, group, 80, IpRanges=[{"CidrIp": "0.0.0.0/0"}])
-    _ingress(ec2, group, 443, IpRanges=[{"CidrIp": "10.0.0.0/8"}])
-    return (group,), {}, "there is a tcp 443 rule, but not from 0.0.0.0/0"
-
-
-def wrong_01_2(moto_env) -> Case:
     """A gp3 volume in the right zone, attached, but at /dev/sdh instead of /dev/sdg."""
     ec2 = boto3.client("ec2")
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
@@ -100,6 +91,17 @@ def wrong_01_2(moto_env) -> Case:
     volume = ec2.create_volume(AvailabilityZone=zone, Size=1, VolumeType="gp3")["VolumeId"]
     ec2.attach_volume(VolumeId=volume, InstanceId=iid, Device="/dev/sdh")
     return (volume, iid), {"device": "/dev/sdg"}, "is attached at /dev/sdh; the exercise asks for /dev/sdg"
+
+
+def wrong_01_2(moto_env) -> Case:
+    """An instance launched with the defaults and terminated: its root volume went with it."""
+    ec2 = boto3.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    launched = ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"]
+    iid = launched[0]["InstanceId"]
+    root = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]
+    ec2.terminate_instances(InstanceIds=[iid])
+    return (root["Ebs"]["VolumeId"], iid), {}, "it was deleted with the instance"
 
 
 # ----------------------------------------------------------------------------- 02 S3 and Glacier
