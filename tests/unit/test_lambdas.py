@@ -346,3 +346,24 @@ def test_checks_give_hints_not_exceptions(aws, capsys, monkeypatch):
     assert all(isinstance(r, Result) and not r for r in results)
     out = capsys.readouterr().out
     assert out.count("✗ not yet:") == 5 and "no-such-function" in out
+
+
+def test_lesson_08_finders_find_the_worker_and_each_orders_queue_not_its_dlq(aws):
+    from labkit.course.scan import Scan
+    from labkit.lessons.l08_sqs_triggers_lambda.checks import _partial_batch_mapping, _reports_failures
+
+    sqs = boto3.client("sqs")
+    for name in ("labkit-08-0123abcd-orders-1", "labkit-08-0123abcd-orders-1-dlq", "labkit-08-work-0123abcd"):
+        sqs.create_queue(QueueName=name)
+    role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    for name in ("labkit-08-worker-0123abcd", "labkit-08-recorder-0123abcd"):
+        boto3.client("lambda").create_function(
+            FunctionName=name, Runtime="python3.12", Role=role, Handler="h.h", Code={"ZipFile": zip_source("")}
+        )
+    scan = Scan()
+    assert [(c.label, c.args) for c in _reports_failures(scan)] == [
+        ("labkit-08-worker-0123abcd", ("labkit-08-worker-0123abcd",))
+    ]
+    [found] = _partial_batch_mapping(scan)
+    assert found.label == "labkit-08-0123abcd-orders-1"
+    assert found.args[0].endswith("/labkit-08-0123abcd-orders-1") and found.args[1] == "labkit-08-worker-0123abcd"

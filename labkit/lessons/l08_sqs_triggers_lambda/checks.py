@@ -220,9 +220,8 @@ def _reports_failures(scan: Scan) -> list[Candidate]:
 
 @partial_batch_mapping.finder
 def _partial_batch_mapping(scan: Scan) -> list[Candidate]:
-    found = []
-    for name in scan.newest_queues_first(n for n in scan.queues() if ORDERS_QUEUE.fullmatch(n)):
-        match = ORDERS_QUEUE.fullmatch(name)
-        assert match is not None
-        found.append(Candidate(name, (scan.queues()[name], f"labkit-08-worker-{match.group(1)}")))
-    return found
+    matches = [m for m in map(ORDERS_QUEUE.fullmatch, scan.queues()) if m]
+    return [  # the latest run of the exercise cell first
+        Candidate(m.group(0), (scan.queues()[m.group(0)], f"labkit-08-worker-{m.group(1)}"))
+        for m in sorted(matches, key=lambda m: -int(m.group(2)))
+    ]
