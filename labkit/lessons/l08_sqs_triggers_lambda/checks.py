@@ -179,7 +179,10 @@ def partial_batch_mapping(queue_url: str, function_name: str) -> Result:
         )
     good_in_dlq = [b for b, row in rows.items() if row["outcome"] == "in the DLQ" and not row["failed"]]
     if good_in_dlq:
-        return hint(f"the good order {good_in_dlq[0]} is in the DLQ: only orders that failed belong there")
+        return hint(
+            f"{len(good_in_dlq)} good orders are in the DLQ (e.g. {good_in_dlq[0]}): their batch failed as a whole. "
+            "Does the handler raise instead of listing the failed records in batchItemFailures? (exercise 1's check)"
+        )
     lost = [b for b, row in rows.items() if row["outcome"].startswith("lost")]
     if lost:
         return hint(
