@@ -12,6 +12,7 @@ import inspect
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import boto3
 import pytest
@@ -22,6 +23,7 @@ from labkit.course.exercises import all_exercises
 from labkit.lessons.l07_scaling_with_cloudwatch.sim import StepRule
 
 Case = tuple[tuple, dict, str]
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 TRUST = json.dumps(
     {
@@ -250,28 +252,41 @@ def wrong_07_2(moto_env, make_scaling_group) -> Case:
 # ----------------------------------------------------------------------------- 08 SQS triggers Lambda
 
 
-def _mapped_queue(**mapping) -> tuple[str, str]:
-    """(queue URL, function name): a queue mapped to a recorder function with these mapping settings."""
-    suffix = _suffix()
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName=f"labkit-08-exercise-{suffix}")["QueueUrl"]
-    name = _function(f"labkit-08-recorder-{suffix}", "def handler(event, context):\n    return {}\n")
-    boto3.client("lambda").create_event_source_mapping(
-        EventSourceArn=_queue_arn(sqs, url), FunctionName=name, **mapping
+def wrong_08_1(embedded_lab) -> Case:
+    """The worker catches each bad order, but lists the record's body instead of its messageId."""
+    from labkit.lessons.l08_sqs_triggers_lambda.worker import worker_package
+
+    code = (
+        "from orders import process\n\n\ndef handler(event, context):\n    failures = []\n"
+        "    for record in event['Records']:\n        try:\n            process(record)\n"
+        "        except ValueError:\n            failures.append({'itemIdentifier': record['body']})\n"
+        "    return {'batchItemFailures': failures}\n"
     )
-    return url, name
-
-
-def wrong_08_1(moto_env) -> Case:
-    """The mapping exists with MaximumConcurrency 2, but BatchSize was left at its default of 10."""
-    url, name = _mapped_queue(BatchSize=10, ScalingConfig={"MaximumConcurrency": 2})
-    return (url, name), {"batch_size": 3, "max_concurrency": 2}, "the mapping's BatchSize is 10: set BatchSize=3"
+    name = f"labkit-08-worker-{_suffix()}"
+    role = boto3.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    boto3.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": worker_package(code, NOTEBOOKS / "lambdas" / "orders.py")},
+    )
+    wait_active(name, timeout=120, quiet=True)
+    return (name,), {}, "itemIdentifier must be the record's messageId, not its body"
 
 
 def wrong_08_2(moto_env) -> Case:
-    """The mapping is there, but does not report partial batch failures."""
-    url, name = _mapped_queue(BatchSize=3)
-    return (url, name), {}, "the mapping's FunctionResponseTypes is []"
+    """The orders queue is mapped to the worker, but without partial batch responses."""
+    suffix = _suffix()
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName=f"labkit-08-{suffix}-orders-1-dlq")["QueueUrl"]
+    redrive = json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq), "maxReceiveCount": 2})
+    url = sqs.create_queue(QueueName=f"labkit-08-{suffix}-orders-1", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+    name = _function(f"labkit-08-worker-{suffix}", "def handler(event, context):\n    return {}\n")
+    boto3.client("lambda").create_event_source_mapping(
+        EventSourceArn=_queue_arn(sqs, url), FunctionName=name, BatchSize=5
+    )
+    return (url, name), {}, "the mapping's FunctionResponseTypes is []: without ReportBatchItemFailures"
 
 
 # ----------------------------------------------------------------------------- 09 databases
