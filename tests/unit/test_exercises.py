@@ -199,17 +199,18 @@ def test_lesson_04_fifo_steps_and_batched_jobs(embedded_lab):
 def test_lesson_05_dead_letter_queue(embedded_lab):
     sqs = boto3.client("sqs")
     prefix = f"labkit-05-{uuid.uuid4().hex[:8]}"
+    fifo = {"FifoQueue": "true"}
     assert [r.status for r in exercises.run_all("05")] == [NOT_STARTED, NOT_STARTED]
 
-    dlq_url = sqs.create_queue(QueueName=f"{prefix}-my-dlq", tags=_tags("05"))["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-my-dlq.fifo", Attributes=fifo, tags=_tags("05"))["QueueUrl"]
     first, second = exercises.run_all("05")
-    assert first.status == NOT_YET and f"no queue named '{prefix}-my-queue'" in first.detail
+    assert first.status == NOT_YET and f"no queue named '{prefix}-my-queue.fifo'" in first.detail
     assert second.status == NOT_YET
 
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
     url = sqs.create_queue(
-        QueueName=f"{prefix}-my-queue", Attributes={"VisibilityTimeout": "1", "RedrivePolicy": redrive}
+        QueueName=f"{prefix}-my-queue.fifo", Attributes={**fifo, "VisibilityTimeout": "1", "RedrivePolicy": redrive}
     )["QueueUrl"]
     assert "maxReceiveCount is 5" in _status("05", 1).detail
 
@@ -219,7 +220,7 @@ def test_lesson_05_dead_letter_queue(embedded_lab):
     assert first.status == PASS
     assert second.status == NOT_YET and "neither queue holds a 'poison' message" in second.detail
 
-    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    sqs.send_message(QueueUrl=url, MessageBody="poison", MessageGroupId="orders", MessageDeduplicationId="poison")
     assert "still in the queue" in _status("05", 2).detail
     for _ in range(6):  # receive without deleting until the message has moved
         if not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages"):

@@ -176,25 +176,26 @@ def wrong_04_2(moto_env) -> Case:
 # ----------------------------------------------------------------------------- 05 dead-letter queues
 
 
-def _queue_with_dlq(sqs, prefix: str, max_receive_count: int) -> tuple[str, str, str]:
+def _queue_with_dlq(sqs, prefix: str, max_receive_count: int, fifo: bool = True) -> tuple[str, str, str]:
     """(queue URL, queue name, DLQ name), the queue redriving to the DLQ after ``max_receive_count`` receives."""
-    dlq_url = sqs.create_queue(QueueName=f"{prefix}-my-dlq")["QueueUrl"]
+    end, attributes = (".fifo", {"FifoQueue": "true"}) if fifo else ("", {})
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-my-dlq{end}", Attributes=attributes)["QueueUrl"]
     redrive = json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url), "maxReceiveCount": str(max_receive_count)})
-    url = sqs.create_queue(QueueName=f"{prefix}-my-queue", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
-    return url, f"{prefix}-my-queue", f"{prefix}-my-dlq"
+    url = sqs.create_queue(QueueName=f"{prefix}-my-queue{end}", Attributes={**attributes, "RedrivePolicy": redrive})
+    return url["QueueUrl"], f"{prefix}-my-queue{end}", f"{prefix}-my-dlq{end}"
 
 
 def wrong_05_1(moto_env) -> Case:
-    """The queue has a RedrivePolicy to the right DLQ, but after 5 receives, not 2."""
-    _url, queue, dlq = _queue_with_dlq(boto3.client("sqs"), f"labkit-05-{_suffix()}", 5)
-    return (queue, dlq), {"max_receive_count": 2}, "maxReceiveCount is 5; this exercise asks for 2"
+    """The queue redrives to its DLQ after 2 receives, but both are standard queues, not FIFO ones."""
+    _url, queue, dlq = _queue_with_dlq(boto3.client("sqs"), f"labkit-05-{_suffix()}", 2, fifo=False)
+    return (queue, dlq), {"max_receive_count": 2}, "is a standard queue: this exercise asks for a FIFO queue"
 
 
 def wrong_05_2(moto_env) -> Case:
     """The poison message was sent but never received enough times: it is still in the queue."""
     sqs = boto3.client("sqs")
     url, queue, dlq = _queue_with_dlq(sqs, f"labkit-05-{_suffix()}", 2)
-    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    sqs.send_message(QueueUrl=url, MessageBody="poison", MessageGroupId="orders", MessageDeduplicationId="poison")
     return (queue, dlq), {"body": "poison"}, "'poison' is still in the queue"
 
 
