@@ -278,38 +278,49 @@ def wrong_08_2(moto_env) -> Case:
 
 
 def wrong_09_1(moto_env) -> Case:
-    """On demand, but keyed by session_id and a sort key: the exercise asks for session_id alone."""
-    table = f"labkit-09-sessions-{_suffix()}"
-    boto3.client("dynamodb").create_table(
+    """The right query for customer-07's October orders, but without ScanIndexForward=False: oldest first."""
+    dynamodb = boto3.client("dynamodb")
+    table = f"labkit-09-orders-{_suffix()}"
+    dynamodb.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            {"AttributeName": "session_id", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "N"},
+            {"AttributeName": "customer", "AttributeType": "S"},
+            {"AttributeName": "order_id", "AttributeType": "S"},
         ],
         KeySchema=[
-            {"AttributeName": "session_id", "KeyType": "HASH"},
-            {"AttributeName": "created_at", "KeyType": "RANGE"},
+            {"AttributeName": "customer", "KeyType": "HASH"},
+            {"AttributeName": "order_id", "KeyType": "RANGE"},
         ],
     )
-    return (table,), {}, "expected only a partition (HASH) key named session_id"
+    for order_id in ("2026-10-01#a", "2026-10-05#b", "2026-11-02#c"):
+        dynamodb.put_item(TableName=table, Item={"customer": {"S": "customer-07"}, "order_id": {"S": order_id}})
+    response = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="customer = :c AND begins_with(order_id, :month)",
+        ExpressionAttributeValues={":c": {"S": "customer-07"}, ":month": {"S": "2026-10"}},
+    )
+    return (response, table), {}, "the orders come oldest first"
 
 
 def wrong_09_2(moto_env) -> Case:
-    """A manual snapshot is available, but automated backups are kept 7 days, not 30."""
+    """The snapshot was restored into a new instance, but as db.t3.micro instead of db.t4g.micro."""
     rds = boto3.client("rds")
     db = f"labkit-09-shop-{_suffix()}"
     rds.create_db_instance(
         DBInstanceIdentifier=db,
-        DBInstanceClass="db.t3.micro",
+        DBInstanceClass="db.t4g.micro",
         Engine="postgres",
         MasterUsername="shop",
         MasterUserPassword="not-a-real-password",
         AllocatedStorage=20,
-        BackupRetentionPeriod=7,
     )
-    rds.create_db_snapshot(DBInstanceIdentifier=db, DBSnapshotIdentifier=f"{db}-pre-upgrade")
-    return (db, f"{db}-pre-upgrade"), {"retention_days": 30}, "automated backups are kept 7 day(s)"
+    snapshot, restored = f"{db}-before-migration", f"{db}-restored"
+    rds.create_db_snapshot(DBInstanceIdentifier=db, DBSnapshotIdentifier=snapshot)
+    rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier=restored, DBSnapshotIdentifier=snapshot, DBInstanceClass="db.t3.micro"
+    )
+    return (db, snapshot, restored), {}, "DBInstanceClass is db.t3.micro"
 
 
 # ----------------------------------------------------------------------------- 10 networking
