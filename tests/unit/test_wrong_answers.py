@@ -337,15 +337,24 @@ def wrong_10_1(moto_env) -> Case:
 
 
 def wrong_10_2(moto_env) -> Case:
-    """The apex has an A record, but with an IP address instead of an alias for the distribution."""
-    route53 = boto3.client("route53")
-    zone_name = f"shop-{_suffix()}.example.com"
-    zone_id = route53.create_hosted_zone(Name=zone_name, CallerReference=_suffix())["HostedZone"]["Id"]
-    record = {"Name": f"{zone_name}.", "Type": "A", "TTL": 300, "ResourceRecords": [{"Value": "192.0.2.10"}]}
-    route53.change_resource_record_sets(
-        HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+    """The private subnet's own network ACL lets 5432 in from the public subnet, but has no rule for the replies."""
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.2.0/24")["Subnet"]["SubnetId"]
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=100,
+        Protocol="6",
+        RuleAction="allow",
+        Egress=False,
+        CidrBlock="10.20.1.0/24",
+        PortRange={"From": 5432, "To": 5432},
     )
-    return (zone_id, zone_name, "d111111abcdef8.cloudfront.net"), {}, "the apex A record lists IP addresses"
+    current = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["NetworkAcls"]
+    association = next(a for a in current[0]["Associations"] if a["SubnetId"] == subnet)["NetworkAclAssociationId"]
+    ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl)
+    return (subnet, vpc, "10.20.1.0/24"), {}, "network ACLs are stateless"
 
 
 # ----------------------------------------------------------------------------- 11 IAM and CloudWatch
