@@ -51,7 +51,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("08", "08-sqs-triggers-lambda", "SQS triggers Lambda", 30),
     Lesson("09", "09-databases", "databases", 30),
     Lesson("10", "10-networking", "networking", 30),
-    Lesson("11", "11-iam-and-cloudwatch", "IAM and CloudWatch", 25),
+    Lesson("11", "11-iam-and-cloudwatch", "IAM and CloudWatch", 35),
 )
 
 BY_NUMBER: dict[str, Lesson] = {lesson.number: lesson for lesson in LESSONS}

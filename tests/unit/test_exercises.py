@@ -12,7 +12,6 @@ import importlib
 import json
 import os
 import re
-import time
 import uuid
 from pathlib import Path
 
@@ -295,26 +294,11 @@ def test_lesson_01_security_group_and_second_disk(embedded_lab):
     assert _status("01", 2).status == NOT_STARTED
 
 
-def test_lesson_11_alarm_and_the_notebook_only_exercise(embedded_lab):
-    cloudwatch = boto3.client("cloudwatch")
-    suffix = uuid.uuid4().hex[:8]
-    namespace, alarm = f"Labkit/Shop-{suffix}", f"labkit-11-latency-{suffix}"
-    least_privilege, alarm_result = exercises.run_all("11")
-    assert least_privilege.status == UNAVAILABLE and least_privilege.detail.startswith("checked in the notebook only")
-    assert alarm_result.status == NOT_STARTED
-
-    settings = dict(AlarmName=alarm, Namespace=namespace, MetricName="CheckoutLatency", Period=60)
-    settings.update(EvaluationPeriods=1, Threshold=800, ComparisonOperator="GreaterThanThreshold")
-    cloudwatch.put_metric_alarm(**settings, Statistic="Average")
-    assert "Statistic is 'Average'" in _status("11", 2).detail
-    cloudwatch.put_metric_alarm(**settings, Statistic="Maximum")
-    cloudwatch.put_metric_data(
-        Namespace=namespace, MetricData=[{"MetricName": "CheckoutLatency", "Value": 1250.0, "Unit": "Milliseconds"}]
-    )
-    deadline = time.monotonic() + 15  # the backend evaluates the alarm on its own schedule
-    while (result := _status("11", 2)).status != PASS and time.monotonic() < deadline:
-        time.sleep(1)
-    assert result.status == PASS, result.detail
+def test_lesson_11_is_checked_in_the_notebook_only(embedded_lab):
+    """Its exercises need the reader's secret key or a response that lives in the kernel: progress says so."""
+    results = exercises.run_all("11")
+    assert [r.status for r in results] == [UNAVAILABLE, UNAVAILABLE, UNAVAILABLE]
+    assert all(r.detail.startswith("checked in the notebook only") for r in results), [r.detail for r in results]
     assert _status("07", 1).status == UNAVAILABLE  # lesson 07's tuned rule lives in the kernel too
 
 

@@ -8,6 +8,7 @@ with that hint, never pass, never say "nothing to check yet".
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import json
 import uuid
@@ -376,20 +377,44 @@ def wrong_11_1(moto_env) -> Case:
 
 
 def wrong_11_2(moto_env) -> Case:
-    """An alarm in the right namespace with the right threshold, but on the wrong metric."""
-    suffix = _suffix()
-    name, namespace = f"labkit-11-latency-{suffix}", f"Labkit/Shop-{suffix}"
-    boto3.client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
+    """The payroll is out of reach, but because ReadOnlyAccess was swapped for an Allow on report.txt, not by a Deny."""
+    s3, iam = boto3.client("s3"), boto3.client("iam")
+    bucket, user = f"labkit-11-{_suffix()}", f"reader-{_suffix()}"
+    s3.create_bucket(Bucket=bucket)
+    iam.create_user(UserName=user)
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/report.txt"}
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    iam.put_user_policy(UserName=user, PolicyName="no-payroll", PolicyDocument=json.dumps(policy))
+    return (s3, iam, user, bucket), {"wait_s": 0}, "keep ReadOnlyAccess attached to the reader"
+
+
+def wrong_11_3(moto_env) -> Case:
+    """get_metric_data answered, but with the one-minute period instead of five minutes."""
+    cloudwatch = boto3.client("cloudwatch")
+    namespace = f"Labkit/Shop-{_suffix()}"
+    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    storefront = [{"Name": "Storefront", "Value": "web"}]
+    cloudwatch.put_metric_data(
         Namespace=namespace,
-        MetricName="CheckoutErrors",
-        Statistic="Maximum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=800,
-        ComparisonOperator="GreaterThanThreshold",
+        MetricData=[
+            {
+                "MetricName": "OrdersPlaced",
+                "Dimensions": storefront,
+                "Timestamp": now - dt.timedelta(minutes=m),
+                "Value": 3.0,
+            }
+            for m in range(1, 11)
+        ],
     )
-    return (name, namespace), {"wait_s": 0}, "MetricName is 'CheckoutErrors'; expected 'CheckoutLatency'"
+    metric = {"Namespace": namespace, "MetricName": "OrdersPlaced", "Dimensions": storefront}
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=[{"Id": "orders", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"}}],
+        StartTime=now - dt.timedelta(minutes=15),
+        EndTime=now,
+    )
+    series = response["MetricDataResults"][0]
+    busiest = max(zip(series["Timestamps"], series["Values"], strict=True), key=lambda point: point[1])
+    return (response, busiest, namespace), {}, "60 s apart: ask for Period 300"
 
 
 WRONG: dict[str, Callable[..., Case]] = {
@@ -416,6 +441,7 @@ WRONG: dict[str, Callable[..., Case]] = {
     "10.2": wrong_10_2,
     "11.1": wrong_11_1,
     "11.2": wrong_11_2,
+    "11.3": wrong_11_3,
 }
 
 
