@@ -12,7 +12,6 @@ import importlib
 import json
 import os
 import re
-import time
 import uuid
 from pathlib import Path
 
@@ -199,17 +198,18 @@ def test_lesson_04_fifo_steps_and_batched_jobs(embedded_lab):
 def test_lesson_05_dead_letter_queue(embedded_lab):
     sqs = boto3.client("sqs")
     prefix = f"labkit-05-{uuid.uuid4().hex[:8]}"
+    fifo = {"FifoQueue": "true"}
     assert [r.status for r in exercises.run_all("05")] == [NOT_STARTED, NOT_STARTED]
 
-    dlq_url = sqs.create_queue(QueueName=f"{prefix}-my-dlq", tags=_tags("05"))["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-my-dlq.fifo", Attributes=fifo, tags=_tags("05"))["QueueUrl"]
     first, second = exercises.run_all("05")
-    assert first.status == NOT_YET and f"no queue named '{prefix}-my-queue'" in first.detail
+    assert first.status == NOT_YET and f"no queue named '{prefix}-my-queue.fifo'" in first.detail
     assert second.status == NOT_YET
 
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
     url = sqs.create_queue(
-        QueueName=f"{prefix}-my-queue", Attributes={"VisibilityTimeout": "1", "RedrivePolicy": redrive}
+        QueueName=f"{prefix}-my-queue.fifo", Attributes={**fifo, "VisibilityTimeout": "1", "RedrivePolicy": redrive}
     )["QueueUrl"]
     assert "maxReceiveCount is 5" in _status("05", 1).detail
 
@@ -219,7 +219,7 @@ def test_lesson_05_dead_letter_queue(embedded_lab):
     assert first.status == PASS
     assert second.status == NOT_YET and "neither queue holds a 'poison' message" in second.detail
 
-    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    sqs.send_message(QueueUrl=url, MessageBody="poison", MessageGroupId="orders", MessageDeduplicationId="poison")
     assert "still in the queue" in _status("05", 2).detail
     for _ in range(6):  # receive without deleting until the message has moved
         if not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages"):
@@ -299,26 +299,11 @@ def test_lesson_01_second_disk_and_kept_root(embedded_lab):
     assert [r.status for r in exercises.run_all("01")] == [NOT_STARTED, NOT_STARTED]
 
 
-def test_lesson_11_alarm_and_the_notebook_only_exercise(embedded_lab):
-    cloudwatch = boto3.client("cloudwatch")
-    suffix = uuid.uuid4().hex[:8]
-    namespace, alarm = f"Labkit/Shop-{suffix}", f"labkit-11-latency-{suffix}"
-    least_privilege, alarm_result = exercises.run_all("11")
-    assert least_privilege.status == UNAVAILABLE and least_privilege.detail.startswith("checked in the notebook only")
-    assert alarm_result.status == NOT_STARTED
-
-    settings = dict(AlarmName=alarm, Namespace=namespace, MetricName="CheckoutLatency", Period=60)
-    settings.update(EvaluationPeriods=1, Threshold=800, ComparisonOperator="GreaterThanThreshold")
-    cloudwatch.put_metric_alarm(**settings, Statistic="Average")
-    assert "Statistic is 'Average'" in _status("11", 2).detail
-    cloudwatch.put_metric_alarm(**settings, Statistic="Maximum")
-    cloudwatch.put_metric_data(
-        Namespace=namespace, MetricData=[{"MetricName": "CheckoutLatency", "Value": 1250.0, "Unit": "Milliseconds"}]
-    )
-    deadline = time.monotonic() + 15  # the backend evaluates the alarm on its own schedule
-    while (result := _status("11", 2)).status != PASS and time.monotonic() < deadline:
-        time.sleep(1)
-    assert result.status == PASS, result.detail
+def test_lesson_11_is_checked_in_the_notebook_only(embedded_lab):
+    """Its exercises need the reader's secret key or a response that lives in the kernel: progress says so."""
+    results = exercises.run_all("11")
+    assert [r.status for r in results] == [UNAVAILABLE, UNAVAILABLE, UNAVAILABLE]
+    assert all(r.detail.startswith("checked in the notebook only") for r in results), [r.detail for r in results]
     assert _status("07", 1).status == UNAVAILABLE  # lesson 07's tuned rule lives in the kernel too
 
 

@@ -168,3 +168,33 @@ def test_the_least_privilege_check_passes_only_for_the_right_policy(monkeypatch)
         assert not too_broad and "too broad" in too_broad.message
         allow("arn:aws:s3:::labkit-unit-mine/*")
         assert iam_cloudwatch.writes_only_to(reader, "labkit-unit-mine", "labkit-unit-other")
+
+
+def test_the_deny_check_passes_only_for_a_deny_that_leaves_the_rest_readable(monkeypatch):
+    import json
+
+    from labkit.lessons.l11_iam_and_cloudwatch import checks as iam_cloudwatch
+
+    monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
+    name, bucket = f"reader-{uuid.uuid4().hex[:8]}", "labkit-unit-payroll"
+    with EnforcingServer() as server:
+        iam, s3 = _root(server, "iam"), _root(server, "s3")
+        s3.create_bucket(Bucket=bucket)
+        for key in ("report.txt", "payroll/march.csv"):
+            s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+        reader = _read_only_s3(server, iam, name)
+
+        def deny(resource):
+            doc = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": "s3:GetObject", "Resource": resource}],
+            }
+            iam.put_user_policy(UserName=name, PolicyName="no-payroll", PolicyDocument=json.dumps(doc))
+
+        nothing_yet = iam_cloudwatch.payroll_denied(reader, iam, name, bucket)
+        assert not nothing_yet and "denies s3:GetObject" in nothing_yet.message
+        deny(f"arn:aws:s3:::{bucket}/*")
+        too_broad = iam_cloudwatch.payroll_denied(reader, iam, name, bucket)
+        assert not too_broad and "can no longer read report.txt" in too_broad.message
+        deny(f"arn:aws:s3:::{bucket}/payroll/*")
+        assert iam_cloudwatch.payroll_denied(reader, iam, name, bucket)

@@ -1,15 +1,14 @@
-"""The queue helpers (labkit.aws, lessons 04 and 05) against in-process moto: DLQ wiring, tally, redrive, throughput."""
+"""The queue helpers (labkit.aws, lessons 04 and 05) against in-process moto: tally, redrive by hand, throughput."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import boto3
 import pytest
 
 from labkit.aws.cloudwatch import DepthPublisher, publish_queue_depth, wait_for_alarm
-from labkit.aws.sqs import depth, peek_all, queue_arn, queue_name
+from labkit.aws.sqs import depth, peek_all, queue_name
 from labkit.aws.tally import Tally
 from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event, out_of_order, run_consumers, seq_of
 from labkit.lessons.l04_sqs_standard_vs_fifo.throughput import (
@@ -19,7 +18,6 @@ from labkit.lessons.l04_sqs_standard_vs_fifo.throughput import (
     throughput_chart,
     throughput_table,
 )
-from labkit.lessons.l05_dead_letter_queues.dlq import create_queue_with_dlq, move_messages
 from labkit.lessons.l05_dead_letter_queues.retries import Attempt, retry_chart
 
 
@@ -39,24 +37,6 @@ def _queue(sqs, name, **attrs):
 
 def test_queue_name_is_the_end_of_the_url():
     assert queue_name("http://127.0.0.1:4566/000000000000/orders.fifo") == "orders.fifo"
-
-
-def test_create_queue_with_dlq_wires_the_redrive_policy(sqs):
-    pair = create_queue_with_dlq(sqs, "orders", max_receive_count=4, attributes={"VisibilityTimeout": "2"})
-    assert (pair.name, pair.dlq_name) == ("orders", "orders-dlq")
-    attrs = sqs.get_queue_attributes(QueueUrl=pair.url, AttributeNames=["All"])["Attributes"]
-    policy = json.loads(attrs["RedrivePolicy"])
-    assert policy["deadLetterTargetArn"] == pair.dlq_arn == queue_arn(sqs, pair.dlq_url)
-    assert int(policy["maxReceiveCount"]) == 4
-    assert attrs["VisibilityTimeout"] == "2"
-    assert str(pair) == "orders → after 4 receives → orders-dlq"
-
-
-def test_fifo_queue_gets_a_fifo_dlq(sqs):
-    pair = create_queue_with_dlq(sqs, "payments.fifo", fifo=True)
-    assert (pair.name, pair.dlq_name) == ("payments.fifo", "payments-dlq.fifo")
-    for url in (pair.url, pair.dlq_url):
-        assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["FifoQueue"])["Attributes"]["FifoQueue"] == "true"
 
 
 def test_peek_all_looks_without_consuming(sqs):
@@ -106,34 +86,21 @@ def test_tally_reports_a_message_that_vanished(sqs):
     assert "lost 1: gone" in str(report)
 
 
-def test_move_messages_receive_send_delete_and_tally_follows(sqs):
+def test_tally_follows_a_redrive_by_hand_it_is_told_about(sqs):
+    """Lesson 05's receive → send → delete redrive tells the tally each message's new id."""
     dlq = _queue(sqs, "dlq")
     source = _queue(sqs, "source")
     tally = Tally()
-    for i in range(12):
-        body = f"poison-{i}"
-        tally.sent(
-            sqs.send_message(
-                QueueUrl=dlq, MessageBody=body, MessageAttributes={"n": {"DataType": "Number", "StringValue": str(i)}}
-            ),
-            body,
-        )
-    assert move_messages(sqs, dlq, source, tally=tally) == 12
-    assert depth(sqs, dlq) == (0, 0)
-    moved = peek_all(sqs, source)
-    assert sorted(m["Body"] for m in moved) == sorted(f"poison-{i}" for i in range(12))
-    assert all("n" in m["MessageAttributes"] for m in moved)
-    report = tally.reconcile(sqs, {"source": source, "dlq": dlq})
-    assert report.ok and report.in_queues == {"source": 12}
-
-
-def test_move_messages_into_a_fifo_queue_keeps_the_group(sqs):
-    dlq = _queue(sqs, "d.fifo", FifoQueue="true")
-    source = _queue(sqs, "s.fifo", FifoQueue="true")
-    sqs.send_message(QueueUrl=dlq, MessageBody="x", MessageGroupId="cust-1", MessageDeduplicationId="x")
-    assert move_messages(sqs, dlq, source) == 1
-    m = sqs.receive_message(QueueUrl=source, MessageSystemAttributeNames=["MessageGroupId"])["Messages"][0]
-    assert m["Attributes"]["MessageGroupId"] == "cust-1"
+    for i in range(3):
+        tally.sent(sqs.send_message(QueueUrl=dlq, MessageBody=f"poison-{i}"), f"poison-{i}")
+    for m in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]:
+        tally.moved(m["MessageId"], sqs.send_message(QueueUrl=source, MessageBody=m["Body"])["MessageId"])
+        sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
+    for m in sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10)["Messages"]:
+        tally.done(m)
+        sqs.delete_message(QueueUrl=source, ReceiptHandle=m["ReceiptHandle"])
+    report = tally.reconcile(sqs, {"source": source, "dlq": dlq}, settle=0)
+    assert report.ok and report.processed == 3 and report.processed_twice == 0
 
 
 def test_run_consumers_handles_each_message_once(sqs):

@@ -8,6 +8,7 @@ with that hint, never pass, never say "nothing to check yet".
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import json
 import uuid
@@ -180,25 +181,26 @@ def wrong_04_2(moto_env) -> Case:
 # ----------------------------------------------------------------------------- 05 dead-letter queues
 
 
-def _queue_with_dlq(sqs, prefix: str, max_receive_count: int) -> tuple[str, str, str]:
+def _queue_with_dlq(sqs, prefix: str, max_receive_count: int, fifo: bool = True) -> tuple[str, str, str]:
     """(queue URL, queue name, DLQ name), the queue redriving to the DLQ after ``max_receive_count`` receives."""
-    dlq_url = sqs.create_queue(QueueName=f"{prefix}-my-dlq")["QueueUrl"]
+    end, attributes = (".fifo", {"FifoQueue": "true"}) if fifo else ("", {})
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-my-dlq{end}", Attributes=attributes)["QueueUrl"]
     redrive = json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url), "maxReceiveCount": str(max_receive_count)})
-    url = sqs.create_queue(QueueName=f"{prefix}-my-queue", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
-    return url, f"{prefix}-my-queue", f"{prefix}-my-dlq"
+    url = sqs.create_queue(QueueName=f"{prefix}-my-queue{end}", Attributes={**attributes, "RedrivePolicy": redrive})
+    return url["QueueUrl"], f"{prefix}-my-queue{end}", f"{prefix}-my-dlq{end}"
 
 
 def wrong_05_1(moto_env) -> Case:
-    """The queue has a RedrivePolicy to the right DLQ, but after 5 receives, not 2."""
-    _url, queue, dlq = _queue_with_dlq(boto3.client("sqs"), f"labkit-05-{_suffix()}", 5)
-    return (queue, dlq), {"max_receive_count": 2}, "maxReceiveCount is 5; this exercise asks for 2"
+    """The queue redrives to its DLQ after 2 receives, but both are standard queues, not FIFO ones."""
+    _url, queue, dlq = _queue_with_dlq(boto3.client("sqs"), f"labkit-05-{_suffix()}", 2, fifo=False)
+    return (queue, dlq), {"max_receive_count": 2}, "is a standard queue: this exercise asks for a FIFO queue"
 
 
 def wrong_05_2(moto_env) -> Case:
     """The poison message was sent but never received enough times: it is still in the queue."""
     sqs = boto3.client("sqs")
     url, queue, dlq = _queue_with_dlq(sqs, f"labkit-05-{_suffix()}", 2)
-    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    sqs.send_message(QueueUrl=url, MessageBody="poison", MessageGroupId="orders", MessageDeduplicationId="poison")
     return (queue, dlq), {"body": "poison"}, "'poison' is still in the queue"
 
 
@@ -293,38 +295,49 @@ def wrong_08_2(moto_env) -> Case:
 
 
 def wrong_09_1(moto_env) -> Case:
-    """On demand, but keyed by session_id and a sort key: the exercise asks for session_id alone."""
-    table = f"labkit-09-sessions-{_suffix()}"
-    boto3.client("dynamodb").create_table(
+    """The right query for customer-07's October orders, but without ScanIndexForward=False: oldest first."""
+    dynamodb = boto3.client("dynamodb")
+    table = f"labkit-09-orders-{_suffix()}"
+    dynamodb.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            {"AttributeName": "session_id", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "N"},
+            {"AttributeName": "customer", "AttributeType": "S"},
+            {"AttributeName": "order_id", "AttributeType": "S"},
         ],
         KeySchema=[
-            {"AttributeName": "session_id", "KeyType": "HASH"},
-            {"AttributeName": "created_at", "KeyType": "RANGE"},
+            {"AttributeName": "customer", "KeyType": "HASH"},
+            {"AttributeName": "order_id", "KeyType": "RANGE"},
         ],
     )
-    return (table,), {}, "expected only a partition (HASH) key named session_id"
+    for order_id in ("2026-10-01#a", "2026-10-05#b", "2026-11-02#c"):
+        dynamodb.put_item(TableName=table, Item={"customer": {"S": "customer-07"}, "order_id": {"S": order_id}})
+    response = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="customer = :c AND begins_with(order_id, :month)",
+        ExpressionAttributeValues={":c": {"S": "customer-07"}, ":month": {"S": "2026-10"}},
+    )
+    return (response, table), {}, "the orders come oldest first"
 
 
 def wrong_09_2(moto_env) -> Case:
-    """A manual snapshot is available, but automated backups are kept 7 days, not 30."""
+    """The snapshot was restored into a new instance, but as db.t3.micro instead of db.t4g.micro."""
     rds = boto3.client("rds")
     db = f"labkit-09-shop-{_suffix()}"
     rds.create_db_instance(
         DBInstanceIdentifier=db,
-        DBInstanceClass="db.t3.micro",
+        DBInstanceClass="db.t4g.micro",
         Engine="postgres",
         MasterUsername="shop",
         MasterUserPassword="not-a-real-password",
         AllocatedStorage=20,
-        BackupRetentionPeriod=7,
     )
-    rds.create_db_snapshot(DBInstanceIdentifier=db, DBSnapshotIdentifier=f"{db}-pre-upgrade")
-    return (db, f"{db}-pre-upgrade"), {"retention_days": 30}, "automated backups are kept 7 day(s)"
+    snapshot, restored = f"{db}-before-migration", f"{db}-restored"
+    rds.create_db_snapshot(DBInstanceIdentifier=db, DBSnapshotIdentifier=snapshot)
+    rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier=restored, DBSnapshotIdentifier=snapshot, DBInstanceClass="db.t3.micro"
+    )
+    return (db, snapshot, restored), {}, "DBInstanceClass is db.t3.micro"
 
 
 # ----------------------------------------------------------------------------- 10 networking
@@ -341,15 +354,24 @@ def wrong_10_1(moto_env) -> Case:
 
 
 def wrong_10_2(moto_env) -> Case:
-    """The apex has an A record, but with an IP address instead of an alias for the distribution."""
-    route53 = boto3.client("route53")
-    zone_name = f"shop-{_suffix()}.example.com"
-    zone_id = route53.create_hosted_zone(Name=zone_name, CallerReference=_suffix())["HostedZone"]["Id"]
-    record = {"Name": f"{zone_name}.", "Type": "A", "TTL": 300, "ResourceRecords": [{"Value": "192.0.2.10"}]}
-    route53.change_resource_record_sets(
-        HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+    """The private subnet's own network ACL lets 5432 in from the public subnet, but has no rule for the replies."""
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.2.0/24")["Subnet"]["SubnetId"]
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=100,
+        Protocol="6",
+        RuleAction="allow",
+        Egress=False,
+        CidrBlock="10.20.1.0/24",
+        PortRange={"From": 5432, "To": 5432},
     )
-    return (zone_id, zone_name, "d111111abcdef8.cloudfront.net"), {}, "the apex A record lists IP addresses"
+    current = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["NetworkAcls"]
+    association = next(a for a in current[0]["Associations"] if a["SubnetId"] == subnet)["NetworkAclAssociationId"]
+    ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl)
+    return (subnet, vpc, "10.20.1.0/24"), {}, "network ACLs are stateless"
 
 
 # ----------------------------------------------------------------------------- 11 IAM and CloudWatch
@@ -371,20 +393,44 @@ def wrong_11_1(moto_env) -> Case:
 
 
 def wrong_11_2(moto_env) -> Case:
-    """An alarm in the right namespace with the right threshold, but on the wrong metric."""
-    suffix = _suffix()
-    name, namespace = f"labkit-11-latency-{suffix}", f"Labkit/Shop-{suffix}"
-    boto3.client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
+    """The payroll is out of reach, but because ReadOnlyAccess was swapped for an Allow on report.txt, not by a Deny."""
+    s3, iam = boto3.client("s3"), boto3.client("iam")
+    bucket, user = f"labkit-11-{_suffix()}", f"reader-{_suffix()}"
+    s3.create_bucket(Bucket=bucket)
+    iam.create_user(UserName=user)
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/report.txt"}
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    iam.put_user_policy(UserName=user, PolicyName="no-payroll", PolicyDocument=json.dumps(policy))
+    return (s3, iam, user, bucket), {"wait_s": 0}, "keep ReadOnlyAccess attached to the reader"
+
+
+def wrong_11_3(moto_env) -> Case:
+    """get_metric_data answered, but with the one-minute period instead of five minutes."""
+    cloudwatch = boto3.client("cloudwatch")
+    namespace = f"Labkit/Shop-{_suffix()}"
+    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    storefront = [{"Name": "Storefront", "Value": "web"}]
+    cloudwatch.put_metric_data(
         Namespace=namespace,
-        MetricName="CheckoutErrors",
-        Statistic="Maximum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=800,
-        ComparisonOperator="GreaterThanThreshold",
+        MetricData=[
+            {
+                "MetricName": "OrdersPlaced",
+                "Dimensions": storefront,
+                "Timestamp": now - dt.timedelta(minutes=m),
+                "Value": 3.0,
+            }
+            for m in range(1, 11)
+        ],
     )
-    return (name, namespace), {"wait_s": 0}, "MetricName is 'CheckoutErrors'; expected 'CheckoutLatency'"
+    metric = {"Namespace": namespace, "MetricName": "OrdersPlaced", "Dimensions": storefront}
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=[{"Id": "orders", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"}}],
+        StartTime=now - dt.timedelta(minutes=15),
+        EndTime=now,
+    )
+    series = response["MetricDataResults"][0]
+    busiest = max(zip(series["Timestamps"], series["Values"], strict=True), key=lambda point: point[1])
+    return (response, busiest, namespace), {}, "60 s apart: ask for Period 300"
 
 
 WRONG: dict[str, Callable[..., Case]] = {
@@ -410,6 +456,7 @@ WRONG: dict[str, Callable[..., Case]] = {
     "10.2": wrong_10_2,
     "11.1": wrong_11_1,
     "11.2": wrong_11_2,
+    "11.3": wrong_11_3,
 }
 
 

@@ -33,18 +33,30 @@ def _urls(sqs, queue_name: str | None, dlq_name: str | None):
     return None, None, problem
 
 
-@exercise(1, "a queue with a DLQ", looks_for="queue labkit-05-<suffix>-my-queue/-my-dlq or a tagged pair")
-def redrive_policy(queue_name: str | None, dlq_name: str | None, max_receive_count: int = 2) -> Result:
-    """``queue_name`` has a RedrivePolicy sending messages to ``dlq_name`` after ``max_receive_count`` receives."""
+@exercise(1, "a FIFO queue with its DLQ", looks_for="queue labkit-05-<suffix>-my-queue.fifo/-my-dlq.fifo or a pair")
+def redrive_policy(
+    queue_name: str | None, dlq_name: str | None, max_receive_count: int = 2, fifo: bool = True
+) -> Result:
+    """``queue_name`` (FIFO when ``fifo``) moves a message to ``dlq_name`` after ``max_receive_count`` receives."""
     sqs = boto3.client("sqs")
     url, dlq_url, problem = _urls(sqs, queue_name, dlq_name)
     if problem is not None:
         return problem
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
+    dlq_attrs = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"]).get("Attributes", {})
+    is_fifo, dlq_is_fifo = attrs.get("FifoQueue") == "true", dlq_attrs.get("FifoQueue") == "true"
+    if fifo and not is_fifo:
+        return hint(
+            f"{queue_name!r} is a standard queue: this exercise asks for a FIFO queue "
+            "(a name ending in .fifo and Attributes={'FifoQueue': 'true', ...})"
+        )
+    if is_fifo != dlq_is_fifo:
+        kind = "FIFO" if is_fifo else "standard"
+        return hint(f"{dlq_name!r} is not a {kind} queue: a {kind} queue's dead-letter queue must be {kind} too")
     if "RedrivePolicy" not in attrs:
         return hint(
             "the queue has no RedrivePolicy: create it with Attributes={'RedrivePolicy': json.dumps("
-            "{'deadLetterTargetArn': <the DLQ's QueueArn>, 'maxReceiveCount': '2'})}"
+            f"{{'deadLetterTargetArn': <the DLQ's QueueArn>, 'maxReceiveCount': '{max_receive_count}'}})}}"
         )
     policy = json.loads(attrs["RedrivePolicy"])
     if policy.get("deadLetterTargetArn") != queue_arn(sqs, dlq_url):
@@ -54,10 +66,11 @@ def redrive_policy(queue_name: str | None, dlq_name: str | None, max_receive_cou
         )
     if int(policy.get("maxReceiveCount", 0)) != max_receive_count:
         return hint(f"maxReceiveCount is {policy.get('maxReceiveCount')}; this exercise asks for {max_receive_count}")
-    return passed(f"the queue sends a message to its DLQ after {max_receive_count} receives")
+    pair = "FIFO queue sends a message to its FIFO DLQ" if is_fifo else "queue sends a message to its DLQ"
+    return passed(f"the {pair} after {max_receive_count} receives")
 
 
-@exercise(2, "poison it", looks_for="queue labkit-05-<suffix>-my-queue/-my-dlq or a tagged pair")
+@exercise(2, "poison it", looks_for="queue labkit-05-<suffix>-my-queue.fifo/-my-dlq.fifo or a tagged pair")
 def poison_in_dlq(queue_name: str | None, dlq_name: str | None, body: str = "poison") -> Result:
     """The message ``body`` has left ``queue_name`` and sits in ``dlq_name``."""
     sqs = boto3.client("sqs")
@@ -83,25 +96,28 @@ def poison_in_dlq(queue_name: str | None, dlq_name: str | None, body: str = "poi
 
 LESSON = lesson("05")
 # Queues the lesson's demos create (after ``labkit-05-<suffix>-``): never a learner's attempt.
-DEMO_QUEUES = ("invoices", "invoices-dlq", "no-dlq", "oncall-inbox", "orders", "orders-dlq")
+DEMO_QUEUES = ("count-zero", "mixed.fifo", "no-dlq", "oncall-inbox", "orders", "orders-dlq")
+# The names the exercises ask for (after ``labkit-05-<suffix>-``), FIFO first; an earlier version used standard queues.
+EXERCISE_QUEUES = (("my-queue.fifo", "my-dlq.fifo"), ("my-queue", "my-dlq"))
 
 
 def _dlq_pairs(scan: Scan) -> list[tuple[str, str]]:
     """(queue, DLQ) name pairs for lesson 05's exercises: the lesson's names, then tagged queues with a DLQ."""
     pairs = []
-    prefixes = {
-        f"labkit-05-{s}"
-        for n in scan.queues()
-        for s in (suffix_of("labkit-05-{s}-my-queue", n), suffix_of("labkit-05-{s}-my-dlq", n))
-        if s
-    }
-    for prefix in sorted(prefixes):
-        queue, dlq = f"{prefix}-my-queue", f"{prefix}-my-dlq"
-        if queue in scan.queues():
-            target = _redrive_target(scan, queue)
-            dlq = target or dlq
-        pairs.append((queue, dlq))
-    for name in scan.learner_queues("05", (*DEMO_QUEUES, "my-queue", "my-dlq")):
+    for queue_part, dlq_part in EXERCISE_QUEUES:
+        prefixes = {
+            f"labkit-05-{s}"
+            for n in scan.queues()
+            for s in (suffix_of(f"labkit-05-{{s}}-{queue_part}", n), suffix_of(f"labkit-05-{{s}}-{dlq_part}", n))
+            if s
+        }
+        for prefix in sorted(prefixes):
+            queue, dlq = f"{prefix}-{queue_part}", f"{prefix}-{dlq_part}"
+            if queue in scan.queues():
+                dlq = _redrive_target(scan, queue) or dlq
+            pairs.append((queue, dlq))
+    exercise_names = [name for pair in EXERCISE_QUEUES for name in pair]
+    for name in scan.learner_queues("05", (*DEMO_QUEUES, *exercise_names)):
         target = _redrive_target(scan, name)
         if target:
             pairs.append((name, target))

@@ -1,4 +1,4 @@
-"""Helpers for 09-databases: waiting with a progress bar, and the query-vs-scan chart."""
+"""The query-vs-scan chart of 09-databases."""
 
 from __future__ import annotations
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import boto3
 
 from labkit.course.checks import Result, hint, passed
 from labkit.course.exercises import exercise
 from labkit.course.registry import lesson
-from labkit.course.scan import Candidate, Scan, suffix_of
-
-CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
+from labkit.course.scan import Candidate, Scan
 
 
 @exercise(1, "a database firewall", looks_for="security group of yours in VPC labkit-10-<suffix>")
@@ -40,26 +40,68 @@ def db_security_group(group_id: str, vpc_id: str, web_group_id: str) -> Result:
     return passed(f"{group['GroupName']}: TCP 5432 from the web group only")
 
 
-@exercise(2, "the bare domain", looks_for="hosted zone shop-<suffix>.example.com")
-def apex_alias(zone_id: str, zone_name: str, cdn_domain: str) -> Result:
-    """The zone apex has an alias A record that targets the CloudFront distribution."""
-    route53 = boto3.client("route53")
-    apex = zone_name.rstrip(".") + "."
-    records = route53.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=apex, StartRecordType="A")
-    record = next(
-        (r for r in records["ResourceRecordSets"] if r["Name"] == apex and r["Type"] == "A"),
-        None,
+@exercise(2, "a second fence, without memory", looks_for="network ACL on subnet labkit-10-<suffix>-private")
+def private_subnet_acl(subnet_id: str, vpc_id: str, from_cidr: str = "10.20.1.0/24", port: int = 5432) -> Result:
+    """The subnet has its own network ACL: in TCP ``port`` from ``from_cidr`` only, out TCP 1024-65535 to it."""
+    ec2 = boto3.client("ec2")
+    found = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])
+    if not found["NetworkAcls"]:
+        return hint(f"no network ACL is associated with {subnet_id}: is it the private subnet of the lesson's VPC?")
+    acl = found["NetworkAcls"][0]
+    if acl.get("VpcId") != vpc_id:
+        return hint(f"{subnet_id} is in {acl.get('VpcId')}, not in the lesson's VPC {vpc_id}")
+    if acl.get("IsDefault"):
+        return hint(
+            "the subnet still uses the VPC's default network ACL, which allows everything: create your own and "
+            "associate it with replace_network_acl_association"
+        )
+    source = ipaddress.ip_network(from_cidr)
+    rules = [e for e in acl["Entries"] if e["RuleNumber"] != 32767 and e["RuleAction"] == "allow"]
+    inbound = [e for e in rules if not e["Egress"]]
+    outbound = [e for e in rules if e["Egress"]]
+    for rule in inbound:
+        cidr = rule.get("CidrBlock") or rule.get("Ipv6CidrBlock", "::/0")
+        if not _within(cidr, source):
+            return hint(f"an inbound rule allows {cidr}: only the public subnet {from_cidr} should get in")
+        if not _tcp(rule, port, port, exact=True):
+            return hint(f"an inbound rule allows {_describe(rule)}: only TCP {port} should get in")
+    if not inbound:
+        return hint(f"no inbound rule allows TCP {port} from {from_cidr} (create_network_acl_entry with Egress=False)")
+    if not any(_tcp(rule, 1024, 65535) and _within(rule.get("CidrBlock", ""), source, wider=True) for rule in outbound):
+        return hint(
+            f"network ACLs are stateless: the replies to port {port} go back to the client's ephemeral port, so allow "
+            f"outbound TCP 1024-65535 to {from_cidr} (create_network_acl_entry with Egress=True)"
+        )
+    return passed(f"{acl['NetworkAclId']}: in TCP {port} from {from_cidr} only, replies out on 1024-65535")
+
+
+def _within(cidr: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network, wider: bool = False) -> bool:
+    """``cidr`` lies inside ``network`` (or, when ``wider``, contains it)."""
+    try:
+        rule = ipaddress.ip_network(cidr)
+    except ValueError:
+        return False
+    if rule.version != network.version:
+        return False
+    return network.subnet_of(rule) if wider else rule.subnet_of(network)  # type: ignore[arg-type]
+
+
+def _tcp(rule: dict, first: int, last: int, exact: bool = False) -> bool:
+    """The rule allows TCP on ``first``-``last`` (exactly those ports when ``exact``)."""
+    if rule.get("Protocol") not in ("6", "-1") or (exact and rule.get("Protocol") != "6"):
+        return False
+    ports = rule.get("PortRange") or {"From": 0, "To": 65535}
+    if exact:
+        return (ports.get("From"), ports.get("To")) == (first, last)
+    return ports.get("From", 0) <= first and ports.get("To", 65535) >= last
+
+
+def _describe(rule: dict) -> str:
+    protocol = {"-1": "all traffic", "6": "TCP", "17": "UDP"}.get(
+        rule.get("Protocol", ""), f"protocol {rule.get('Protocol')}"
     )
-    if record is None:
-        return hint(f"no A record named {apex}: add one with change_resource_record_sets (UPSERT)")
-    alias = record.get("AliasTarget")
-    if not alias:
-        return hint("the apex A record lists IP addresses; make it an alias: AliasTarget instead of ResourceRecords")
-    if alias.get("DNSName", "").rstrip(".").lower() != cdn_domain.rstrip(".").lower():
-        return hint(f"the alias points at {alias.get('DNSName')}; it should point at {cdn_domain}")
-    if alias.get("HostedZoneId") != CLOUDFRONT_ZONE_ID:
-        return hint(f"for CloudFront the alias HostedZoneId is {CLOUDFRONT_ZONE_ID}, not {alias.get('HostedZoneId')}")
-    return passed(f"{apex} is an alias for {cdn_domain}")
+    ports = rule.get("PortRange")
+    return f"{protocol} {ports['From']}-{ports['To']}" if ports else protocol
 
 
 # ----------------------------------------------------------------------------- finders, for labkit progress
@@ -79,35 +121,15 @@ def _db_group(scan: Scan) -> list[Candidate]:
     return attempts
 
 
-@apex_alias.finder
-def _apex(scan: Scan) -> list[Candidate]:
-    route53 = scan.client("route53")
-    zones = [
-        z
-        for z in scan.pages("route53", "list_hosted_zones", "HostedZones")
-        if suffix_of("shop-{s}.example.com.", z["Name"])
-    ]
+@private_subnet_acl.finder
+def _private_acl(scan: Scan) -> list[Candidate]:
     attempts = []
-    for zone in zones:
-        suffix = suffix_of("shop-{s}.example.com.", zone["Name"])
-        cdn = _cdn_domain(scan, suffix or "")
-        if cdn is None:  # no distribution of this run: read the target the lesson gave www.<zone>
-            records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
-            www = [r for r in records if r["Name"] == f"www.{zone['Name']}" and r.get("AliasTarget")]
-            cdn = www[0]["AliasTarget"]["DNSName"].rstrip(".") if www else None
-        if cdn is None:
-            attempts.append(
-                Candidate(zone["Name"], detail=f"{zone['Name']} is there, but not the lesson's CloudFront distribution")
-            )
-        else:
-            attempts.append(Candidate(zone["Name"], (zone["Id"], zone["Name"].rstrip("."), cdn)))
+    for vpc_id, suffix in scan.vpcs_named("labkit-10-{s}").items():
+        subnets = scan.client("ec2").describe_subnets(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "tag:Name", "Values": [f"labkit-10-{suffix}-private"]},
+            ]
+        )["Subnets"]
+        attempts += [Candidate(f"labkit-10-{suffix}-private", (s["SubnetId"], vpc_id)) for s in subnets]
     return attempts
-
-
-def _cdn_domain(scan: Scan, suffix: str) -> str | None:
-    listing = scan.once(("cloudfront",), lambda: scan.client("cloudfront").list_distributions()["DistributionList"])
-    for item in listing.get("Items", []):
-        origins = item.get("Origins", {}).get("Items", [])
-        if any(o.get("DomainName", "").startswith(f"labkit-10-site-{suffix}.") for o in origins):
-            return item["DomainName"]
-    return None
