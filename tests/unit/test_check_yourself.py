@@ -33,7 +33,7 @@ def test_questions_are_the_lessons_and_end_its_summary(lesson):
     summary = next(i for i, s in enumerate(sources) if s.lstrip().startswith("## Summary"))
     nxt = next(i for i, s in enumerate(sources) if "## What's next" in s)
     check = next(i for i, s in enumerate(sources) if "### Check yourself" in s)
-    show = [i for i, s in enumerate(sources) if s.strip() == "questions.show()"]
+    show = [i for i, s in enumerate(sources) if "questions.show()" in (line.strip() for line in s.splitlines())]
     assert summary <= check < nxt, f"{lesson.notebook}: Check yourself is not inside the Summary"
     assert show == [check + 1] and cells[check + 1]["cell_type"] == "code", f"{lesson.notebook}: questions.show()"
     assert "## What's next" in sources[check + 2], f"{lesson.notebook}: What's next does not follow the questions"
