@@ -1,5 +1,5 @@
 """Lesson 04 · SQS standard vs FIFO: running the notebook's consumer in threads, throughput timing, the FIFO
-lanes widget and the checks.
+lanes widget, the checks and the end-of-lesson questions.
 
 A notebook imports what it uses from here: ``from labkit.lessons.l04_sqs_standard_vs_fifo import checks, ...``.
 The notebook's cells make every SQS call the lesson teaches; nothing here sends, receives or deletes.
@@ -15,6 +15,7 @@ from labkit.lessons.l04_sqs_standard_vs_fifo.fifo_lanes import (
     png,
     work_time,
 )
+from labkit.lessons.l04_sqs_standard_vs_fifo.questions import QUESTIONS as questions
 from labkit.lessons.l04_sqs_standard_vs_fifo.throughput import (
     ACTIONS,
     Throughput,
@@ -34,6 +35,7 @@ __all__ = [
     "image",
     "out_of_order",
     "png",
+    "questions",
     "run_consumers",
     "seq_of",
     "throughput_chart",
