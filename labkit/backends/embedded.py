@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labkit import config
-from labkit.backends import classroom_join, servers
+from labkit.backends import classroom_join, rules, servers
 from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport, service_names
 from labkit.backends.servers import installed_versions, port_is_free, reap, server_python
 from labkit.backends.services import SERVICES, moto_endpoint_envs
@@ -56,6 +56,7 @@ __all__ = [
 STATE_FILE = "embedded.json"
 LOCK_FILE = "embedded.lock"
 START_TIMEOUT = 20.0
+VALIDATING = Path(__file__).with_name("validating.py")  # run by path: labkit is not in the servers' venv
 _reap = reap  # the name the lifecycle tests use
 
 
@@ -151,11 +152,10 @@ def _choose_port(wanted: int, variable: str) -> int:
 
 
 def _spawn(python: Path, name: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    bindir = python.parent
-    if name == "ministack":
-        cmd, env = [str(bindir / "ministack")], servers.ministack_env(servers.LOOPBACK, port)
+    if name == "ministack":  # behind labkit's validating layer: AWS's rules for names, limits, FIFO
+        cmd, env = [str(python), str(VALIDATING), "ministack"], servers.ministack_env(servers.LOOPBACK, port)
     else:
-        cmd, env = [str(bindir / "moto_server"), "-H", servers.LOOPBACK, "-p", str(port)], {}
+        cmd, env = [str(python.parent / "moto_server"), "-H", servers.LOOPBACK, "-p", str(port)], {}
     return servers.spawn(cmd, env, log, config.home())
 
 
@@ -326,7 +326,11 @@ class Embedded(Emulator):
             lines.append(f"    {service.name:<18} {server.name:<9} {server.url}  ({setting})")
         lines.append(
             "  filled in by labkit where the emulator lacks it: AWS/SQS metrics, alarm → Auto Scaling, "
-            "DLQ redrive (see each lesson's 'emulator vs AWS' box)"
+            "DLQ redrive, ListDeadLetterSourceQueues (see each lesson's 'emulator vs AWS' box)"
+        )
+        lines.append(
+            f"  validation: MiniStack refuses what AWS refuses, with AWS's error code ({len(rules.RULES)} rules: "
+            "queue and bucket names, FIFO rules, SQS and Lambda limits; labkit/backends/rules.py)"
         )
         if not ok:
             lines.append("  unhealthy: `labkit up` replaces the stopped server")

@@ -3,7 +3,8 @@
     .venv-server/bin/python labkit/classroom/server.py <marker> ministack|moto <bind address> <port>
 
 It imports only the standard library, ministack and moto (labkit is not installed there). It starts
-MiniStack or moto on ``<bind address>:<port>`` with one admin call added, ``POST
+MiniStack (behind the embedded backend's validating layer, ``labkit/backends/validating.py``) or
+moto on ``<bind address>:<port>`` with one admin call added, ``POST
 /_labkit/classroom/reset?account=<12 digits>`` (drop that account's state, keep every other), and
 the servers' own whole-server admin pages closed to anyone without the instructor's token (read
 from ``LABKIT_CLASSROOM_TOKEN``). On moto, a 12-digit access key id becomes the account
@@ -103,10 +104,22 @@ def wipe_moto(account: str) -> int:
     return removed
 
 
+def validating_layer() -> Any:
+    """labkit/backends/validating.py, loaded by path: the embedded backend's AWS rules, for the room too."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "backends", "validating.py")
+    spec = importlib.util.spec_from_file_location("labkit_validating", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def serve_ministack(secret: bytes) -> None:
     import ministack.app as ministack_app
 
-    inner = ministack_app.app
+    inner = validating_layer().wrap(ministack_app.app)  # the room refuses what AWS refuses, as at home
 
     async def reply(send: Send, status: int, doc: dict[str, Any]) -> None:
         body = json.dumps(doc).encode()

@@ -40,15 +40,15 @@ class Lesson:
 
 
 LESSONS: tuple[Lesson, ...] = (
-    Lesson("00", "00-start-here", "start here", 10),
-    Lesson("01", "01-ec2-and-ebs", "EC2 and EBS", 20),
-    Lesson("02", "02-s3-and-glacier", "S3 and Glacier", 20),
-    Lesson("03", "03-lambda", "Lambda", 25),
+    Lesson("00", "00-start-here", "start here", 20),
+    Lesson("01", "01-ec2-and-ebs", "EC2 and EBS", 40),
+    Lesson("02", "02-s3-and-glacier", "S3 and Glacier", 40),
+    Lesson("03", "03-lambda", "Lambda", 40),
     Lesson("04", "04-sqs-standard-vs-fifo", "SQS standard vs FIFO", 45),
     Lesson("05", "05-dead-letter-queues", "dead-letter queues", 25),
     Lesson("06", "06-webhooks", "webhooks", 30),
     Lesson("07", "07-scaling-with-cloudwatch", "scaling with CloudWatch", 20),
-    Lesson("08", "08-sqs-triggers-lambda", "SQS triggers Lambda", 30),
+    Lesson("08", "08-sqs-triggers-lambda", "SQS triggers Lambda", 45),
     Lesson("09", "09-databases", "databases", 25),
     Lesson("10", "10-networking", "networking", 25),
     Lesson("11", "11-iam-and-cloudwatch", "IAM and CloudWatch", 25),

@@ -159,26 +159,6 @@ def test_a_type_without_a_cited_price_shows_a_question_mark():
 # ---------------------------------------------------------------- checks for lesson 01
 
 
-def _network(ec2):
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    return ec2.create_security_group(GroupName="g", Description="d", VpcId=vpc)["GroupId"]
-
-
-def test_https_open_passes_only_with_443_from_anywhere(ec2, monkeypatch, capsys):
-    monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
-    group = _network(ec2)
-    assert not ec2_ebs.https_open(group)
-    assert "no inbound tcp 443" in capsys.readouterr().out
-    rule = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}
-    ec2.authorize_security_group_ingress(
-        GroupId=group, IpPermissions=[{**rule, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]
-    )
-    assert not ec2_ebs.https_open(group)
-    assert "not from 0.0.0.0/0" in capsys.readouterr().out
-    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{**rule, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    assert ec2_ebs.https_open(group)
-
-
 def test_volume_attached_hints_then_passes(ec2, monkeypatch, capsys):
     monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
     instance = _instance(ec2)
@@ -199,7 +179,43 @@ def test_volume_attached_hints_then_passes(ec2, monkeypatch, capsys):
     assert ec2_ebs.volume_attached(vol, iid, device="/dev/sdh")
 
 
+def _launch(ec2, keep_root: bool) -> tuple[str, str]:
+    """(instance id, root volume id) of a running instance whose root volume is kept at termination or not."""
+    image = ec2.describe_images(ImageIds=[_image(ec2)])["Images"][0]
+    size = image["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"]
+    mapping = {"DeviceName": image["RootDeviceName"], "Ebs": {"DeleteOnTermination": not keep_root, "VolumeSize": size}}
+    iid = ec2.run_instances(
+        ImageId=image["ImageId"], InstanceType="t3.micro", MinCount=1, MaxCount=1, BlockDeviceMappings=[mapping]
+    )["Instances"][0]["InstanceId"]
+    root = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]
+    return iid, root["Ebs"]["VolumeId"]
+
+
+def test_root_kept_wants_the_instance_gone_and_its_root_volume_there(ec2, monkeypatch, capsys):
+    monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
+    iid, root = _launch(ec2, keep_root=True)
+    assert not ec2_ebs.root_kept(None, iid)
+    assert "nothing to check yet" in capsys.readouterr().out
+    assert not ec2_ebs.root_kept(root, iid)
+    assert "is running: terminate it" in capsys.readouterr().out
+    other = ec2.create_volume(AvailabilityZone="us-east-1b", Size=1, VolumeType="gp3")["VolumeId"]
+    ec2.terminate_instances(InstanceIds=[iid])
+    assert not ec2_ebs.root_kept(other, iid)
+    assert "was not made with" in capsys.readouterr().out
+    assert ec2_ebs.root_kept(root, iid)
+    assert "outlived it" in capsys.readouterr().out
+
+
+def test_root_kept_says_the_default_deletes_the_root_volume(ec2, monkeypatch, capsys):
+    monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
+    iid, root = _launch(ec2, keep_root=False)
+    ec2.terminate_instances(InstanceIds=[iid])
+    assert not ec2_ebs.root_kept(root, iid)
+    out = capsys.readouterr().out
+    assert "deleted with the instance" in out and "'DeleteOnTermination': False" in out
+
+
 def test_a_failing_check_fails_the_suite(ec2, monkeypatch):
     monkeypatch.setenv("LABKIT_CHECKS_MUST_PASS", "1")
     with pytest.raises(CheckFailed):
-        ec2_ebs.https_open(_network(ec2))
+        ec2_ebs.volume_attached("vol-0123456789abcdef0", _instance(ec2)["InstanceId"])

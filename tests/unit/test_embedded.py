@@ -123,12 +123,12 @@ def test_not_installed(home, monkeypatch, tmp_path):
 def test_server_that_exits_while_starting(home, monkeypatch, tmp_path):
     bindir = tmp_path / "fake-venv" / "bin"
     bindir.mkdir(parents=True)
-    (bindir / "python").symlink_to(sys.executable)
-    (bindir / "ministack").write_text("#!/bin/sh\necho 'boom: cannot start'\nexit 3\n")
+    # MiniStack runs as `<servers' python> labkit/backends/validating.py ministack`
+    (bindir / "python").write_text("#!/bin/sh\necho 'boom: cannot start'\nexit 3\n")
     (bindir / "moto_server").write_text(
         f"#!/bin/sh\nexec {sys.executable} -c 'import time; time.sleep(30)' moto_server\n"
     )
-    for script in ("ministack", "moto_server"):
+    for script in ("python", "moto_server"):
         (bindir / script).chmod(0o755)
     monkeypatch.setenv("LABKIT_SERVER_PYTHON", str(bindir / "python"))
     with pytest.raises(BackendFailedToStart, match=r"ministack exited while starting.*boom: cannot start"):

@@ -221,7 +221,7 @@ def test_lesson_05_dead_letter_queue(embedded_lab):
     assert [r.status for r in exercises.run_all("05")] == [PASS, PASS]
 
 
-def test_lesson_01_security_group_and_second_disk(embedded_lab):
+def test_lesson_01_second_disk_and_kept_root(embedded_lab):
     ec2 = boto3.client("ec2")
     suffix = uuid.uuid4().hex[:8]
     tags = [{"Key": k, "Value": v} for k, v in _tags("01").items()]
@@ -233,27 +233,11 @@ def test_lesson_01_security_group_and_second_disk(embedded_lab):
     )["Vpc"]["VpcId"]
     zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.42.1.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
-    group_id = ec2.create_security_group(GroupName=f"labkit-01-web-{suffix}", Description="web", VpcId=vpc_id)[
-        "GroupId"
-    ]
 
-    def allow(port, cidr):
-        ec2.authorize_security_group_ingress(
-            GroupId=group_id,
-            IpPermissions=[{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]}],
-        )
-
-    allow(80, "0.0.0.0/0")
-    allow(443, "10.0.0.0/8")
-    https = _status("01", 1)
-    assert https.status == NOT_YET and "not from 0.0.0.0/0" in https.detail
-    allow(443, "0.0.0.0/0")
-    assert _status("01", 1).status == PASS
-    assert _status("01", 2).status == NOT_STARTED
-
-    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]
+    image_id, image_size = image["ImageId"], image["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"]
     # The lesson's own web server (named labkit-01-web-...) is not the learner's instance.
-    ec2.run_instances(
+    web = ec2.run_instances(
         ImageId=image_id,
         InstanceType="t3.micro",
         MinCount=1,
@@ -262,30 +246,51 @@ def test_lesson_01_security_group_and_second_disk(embedded_lab):
         TagSpecifications=[
             {"ResourceType": "instance", "Tags": [*tags, {"Key": "Name", "Value": f"labkit-01-web-{suffix}"}]}
         ],
-    )
-    assert _status("01", 2).status == NOT_STARTED
+    )["Instances"][0]["InstanceId"]
+    assert _status("01", 1).status == NOT_STARTED
 
     instance_id = ec2.run_instances(
         ImageId=image_id, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet_id
     )["Instances"][0]["InstanceId"]
-    disk = _status("01", 2)
+    disk = _status("01", 1)
     assert disk.status == NOT_YET and "no volume of yours is attached" in disk.detail
 
     volume_id = ec2.create_volume(
         AvailabilityZone=zone, Size=1, VolumeType="gp3", TagSpecifications=[{"ResourceType": "volume", "Tags": tags}]
     )["VolumeId"]
-    disk = _status("01", 2)
+    disk = _status("01", 1)
     assert disk.status == NOT_YET and "not attached" in disk.detail
     ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdh")
-    disk = _status("01", 2)
+    disk = _status("01", 1)
     assert disk.status == NOT_YET and "attached at /dev/sdh" in disk.detail
     ec2.detach_volume(VolumeId=volume_id, InstanceId=instance_id)
     ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdg")
-    disk = _status("01", 2)
+    disk = _status("01", 1)
     assert disk.status == PASS and volume_id in disk.detail
 
-    ec2.terminate_instances(InstanceIds=[instance_id])  # what the Clean up cell does
+    # Exercise 2: the web server's root volume went with it (the default), so nothing is kept yet.
+    ec2.terminate_instances(InstanceIds=[web])
     assert _status("01", 2).status == NOT_STARTED
+    root = {"DeviceName": image["RootDeviceName"], "Ebs": {"DeleteOnTermination": False, "VolumeSize": image_size}}
+    kept = ec2.run_instances(
+        ImageId=image_id,
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnet_id,
+        BlockDeviceMappings=[root],
+    )["Instances"][0]["InstanceId"]
+    assert _status("01", 2).status == NOT_STARTED  # running: nothing has outlived anything yet
+    kept_volume = ec2.describe_instances(InstanceIds=[kept])["Reservations"][0]["Instances"][0]
+    kept_volume_id = kept_volume["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    ec2.terminate_instances(InstanceIds=[kept])
+    root_kept = _status("01", 2)
+    assert root_kept.status == PASS and kept_volume_id in root_kept.detail
+
+    ec2.terminate_instances(InstanceIds=[instance_id])  # what the Clean up cell does
+    for volume in (volume_id, kept_volume_id):
+        ec2.delete_volume(VolumeId=volume)
+    assert [r.status for r in exercises.run_all("01")] == [NOT_STARTED, NOT_STARTED]
 
 
 def test_lesson_11_alarm_and_the_notebook_only_exercise(embedded_lab):

@@ -19,7 +19,7 @@ from labkit.aws.sqs import drain_bodies, queue_depth
 from labkit.aws.waits import wait_until
 from labkit.course.checks import Result
 from labkit.errors import FunctionNotRunnable
-from labkit.lessons.l08_sqs_triggers_lambda.batches import account
+from labkit.lessons.l08_sqs_triggers_lambda.batches import account, account_orders
 from labkit.widgets.timeline import invocations_from_records
 
 HANDLERS = Path(__file__).resolve().parents[2] / "notebooks" / "lambdas"
@@ -189,10 +189,13 @@ def test_account_with_partial_batch_responses():
     sent = ["a", "poison", "b", "c"]
     records = [batch("a", "poison"), batch("b", "c"), batch("poison")]
     result = account(sent, records, ["poison"], report_failures=True)
-    assert result.all_accounted
-    assert result.counts == {"processed once": 3, "in the DLQ": 1}
-    assert result.handled_twice_or_more == ["poison"]
-    assert "✓ every message accounted for: 4 sent" in result.summary()
+    assert result.all_accounted and result.lost == 0
+    assert result.counts == {"handled": 3, "in the DLQ": 1}
+    assert result.handled_twice_or_more == ["poison"] and result.came_back_unfailed == []
+    assert result.summary() == (
+        "✓ every message accounted for: 4 sent = 3 handled + 1 in the DLQ + 0 left in the queue, 0 lost; "
+        "only failed messages came back"
+    )
 
 
 def test_account_without_partial_responses_fails_the_whole_batch():
@@ -202,19 +205,39 @@ def test_account_without_partial_responses_fails_the_whole_batch():
     assert result.all_accounted
     rows = {row["body"]: row for row in result.rows}
     assert rows["a"]["attempts"] == 2 and rows["a"]["successes"] == 0 and rows["a"]["outcome"] == "in the DLQ"
-    assert rows["b"]["outcome"] == "processed once"
+    assert rows["b"]["outcome"] == "handled"
+    assert result.came_back_unfailed == ["a"]
+    assert result.summary().endswith("; 1 came back although they had not failed")
 
 
-def test_account_flags_missing_and_duplicated_messages():
-    result = account(["a", "b", "c"], [batch("a"), batch("a")], [], report_failures=True)
-    assert not result.all_accounted
+def test_account_counts_what_is_left_and_what_is_lost():
+    # a: handled twice; b never reached the function; poison failed and was deleted anyway
+    records = [batch("a"), batch("a"), batch("poison")]
+    result = account(["a", "b", "poison"], records, [], report_failures=True)
+    assert not result.all_accounted and result.lost == 2
     assert {row["body"]: row["outcome"] for row in result.rows} == {
-        "a": "processed 2 times",
-        "b": "not yet processed",
-        "c": "not yet processed",
+        "a": "handled",
+        "b": "never seen",
+        "poison": "lost (failed, deleted, not in the DLQ)",
     }
-    assert result.summary().startswith("✗")
+    assert result.summary().startswith("✗ NOT every message accounted for: 3 sent = 1 handled + 0 in the DLQ")
     assert "a " in result.table() and "handled" in result.table()
+    waiting = account(["a", "b", "poison"], records, [], report_failures=True, left=2)
+    assert waiting.all_accounted and waiting.counts["not handled yet"] == 2
+    assert "+ 2 left in the queue, 0 lost" in waiting.summary()
+
+
+def test_account_orders_reads_the_order_lines():
+    records = [
+        {"body": "o1", "ok": True},
+        {"body": "bad", "ok": False},
+        {"body": "bad", "ok": False},
+        {"body": "o2", "ok": True},
+    ]
+    result = account_orders(["o1", "o2", "bad"], records, ["bad"])
+    assert result.counts == {"handled": 2, "in the DLQ": 1} and result.came_back_unfailed == []
+    twice = account_orders(["o1", "bad"], [{"body": "o1", "ok": True}] * 2 + records[1:3], ["bad"])
+    assert twice.came_back_unfailed == ["o1"]
 
 
 def test_drain_bodies_and_queue_depth(aws):
@@ -241,10 +264,8 @@ def test_hello_handler_counts_cold_and_warm_and_reads_its_environment(monkeypatc
         hello.handler({"fail": True}, context())
 
 
-def test_batch_recorder_reports_or_raises(monkeypatch, capsys):
-    monkeypatch.setenv("WORK_SECONDS", "0")
-    recorder = load_handler("batch_recorder")
-    event = {
+def sqs_event(*bodies):
+    return {
         "Records": [
             {
                 "body": body,
@@ -252,16 +273,40 @@ def test_batch_recorder_reports_or_raises(monkeypatch, capsys):
                 "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:work",
                 "attributes": {"ApproximateReceiveCount": "1"},
             }
-            for body in ("ok-1", "poison-2")
+            for body in bodies
         ]
     }
-    assert recorder.handler(event, context()) == {"batchItemFailures": [{"itemIdentifier": "id-poison-2"}]}
-    [line] = parse_records(capsys.readouterr().out.splitlines(), "BATCH")
-    assert line["queue"] == "work" and [m["failed"] for m in line["messages"]] == [False, True]
-    assert line["start"] <= line["end"]
-    monkeypatch.setenv("ON_FAILURE", "raise")
+
+
+def test_batch_recorder_records_the_batch_and_raises_for_poison(monkeypatch, capsys):
+    monkeypatch.setenv("WORK_SECONDS", "0")
+    recorder = load_handler("batch_recorder")
+    assert recorder.handler(sqs_event("ok-1", "ok-2"), context()) == {}
     with pytest.raises(RuntimeError, match="1 of 2"):
-        recorder.handler(event, context())
+        recorder.handler(sqs_event("ok-1", "poison-2"), context())
+    first, second = parse_records(capsys.readouterr().out.splitlines(), "BATCH")
+    assert first["queue"] == "work" and [m["failed"] for m in first["messages"]] == [False, False]
+    assert [m["failed"] for m in second["messages"]] == [False, True] and second["start"] <= second["end"]
+
+
+def test_orders_process_logs_every_attempt_and_refuses_bad_orders(capsys):
+    orders = load_handler("orders")
+    good, bad_json, zero, text = sqs_event('{"order": "A-1", "quantity": 2}', "no json", '{"quantity": 0}', '"x"')[
+        "Records"
+    ]
+    assert orders.process(good) == {"order": "A-1", "quantity": 2}
+    for record in (bad_json, zero, text):
+        with pytest.raises(ValueError, match="bad order"):
+            orders.process(record)
+    lines = parse_records(capsys.readouterr().out.splitlines(), "ORDER")
+    assert [line["ok"] for line in lines] == [True, False, False, False]
+    assert lines[0] == {
+        "body": good["body"],
+        "message_id": "id-" + good["body"],
+        "queue": "work",
+        "receive_count": 1,
+        "ok": True,
+    }
 
 
 def test_on_upload_writes_a_receipt_outside_uploads(aws):
@@ -295,9 +340,30 @@ def test_checks_give_hints_not_exceptions(aws, capsys, monkeypatch):
         lambda_checks.shouts(None),
         lambda_checks.shouts("no-such-function"),
         lambda_checks.configured("no-such-function"),
-        mapping_checks.batch_settings(None, None),
-        mapping_checks.reports_failures("http://127.0.0.1:1/000000000000/none", "f"),
+        mapping_checks.reports_failures(None),
+        mapping_checks.partial_batch_mapping("http://127.0.0.1:1/000000000000/none", "f"),
     ]
     assert all(isinstance(r, Result) and not r for r in results)
     out = capsys.readouterr().out
     assert out.count("✗ not yet:") == 5 and "no-such-function" in out
+
+
+def test_lesson_08_finders_find_the_worker_and_each_orders_queue_not_its_dlq(aws):
+    from labkit.course.scan import Scan
+    from labkit.lessons.l08_sqs_triggers_lambda.checks import _partial_batch_mapping, _reports_failures
+
+    sqs = boto3.client("sqs")
+    for name in ("labkit-08-0123abcd-orders-1", "labkit-08-0123abcd-orders-1-dlq", "labkit-08-work-0123abcd"):
+        sqs.create_queue(QueueName=name)
+    role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    for name in ("labkit-08-worker-0123abcd", "labkit-08-recorder-0123abcd"):
+        boto3.client("lambda").create_function(
+            FunctionName=name, Runtime="python3.12", Role=role, Handler="h.h", Code={"ZipFile": zip_source("")}
+        )
+    scan = Scan()
+    assert [(c.label, c.args) for c in _reports_failures(scan)] == [
+        ("labkit-08-worker-0123abcd", ("labkit-08-worker-0123abcd",))
+    ]
+    [found] = _partial_batch_mapping(scan)
+    assert found.label == "labkit-08-0123abcd-orders-1"
+    assert found.args[0].endswith("/labkit-08-0123abcd-orders-1") and found.args[1] == "labkit-08-worker-0123abcd"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import boto3
 import botocore.session
 import matplotlib
@@ -22,15 +26,43 @@ def test_storage_class_names_are_the_s3_api_values():
     model = botocore.session.get_session().get_service_model("s3")
     allowed = set(model.shape_for("StorageClass").enum)
     assert {c.api for c in storage.STORAGE_CLASSES} <= allowed
-    assert [c.api for c in storage.STORAGE_CLASSES] == ["STANDARD", "STANDARD_IA", "GLACIER", "DEEP_ARCHIVE"]
+    assert [c.api for c in storage.STORAGE_CLASSES] == [
+        "STANDARD",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "GLACIER_IR",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+    ]
 
 
 def test_colder_classes_store_for_less_and_keep_you_longer():
     classes = storage.STORAGE_CLASSES
     prices = [c.usd_per_gb_month for c in classes]
     assert prices == sorted(prices, reverse=True) and len(set(prices)) == len(prices)
-    assert [c.min_days for c in classes] == [0, 30, 90, 180]
-    assert classes[0].retrieval_usd_per_gb == 0 < classes[1].retrieval_usd_per_gb <= classes[3].retrieval_usd_per_gb
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-class-intro.html: durations and billable sizes
+    assert [c.min_days for c in classes] == [0, 30, 30, 90, 90, 180]
+    assert [c.min_billable_kb for c in classes] == [0, 128, 128, 128, 40, 40]
+    assert classes[0].retrieval_usd_per_gb == 0 < min(c.retrieval_usd_per_gb for c in classes[1:])
+    instant = storage.BY_API["GLACIER_IR"]
+    assert (
+        instant.retrieval_usd_per_gb > storage.BY_API["STANDARD_IA"].retrieval_usd_per_gb
+    )  # cheaper to keep, not to read
+    assert [c.first_byte == "milliseconds" for c in classes] == [True] * 4 + [False] * 2
+
+
+def test_the_lessons_table_says_what_the_price_table_holds():
+    """Lesson 02's storage-class table (markdown) and STORAGE_CLASSES (the chart's numbers) agree on every class."""
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "02-s3-and-glacier.ipynb"
+    text = "".join("".join(cell["source"]) for cell in json.loads(notebook.read_text())["cells"])
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| S3 [^|]+\| `([A-Z_]+)` \|.*$", text, re.M)}
+    assert set(rows) == {c.api for c in storage.STORAGE_CLASSES} | {"INTELLIGENT_TIERING"}
+    for c in storage.STORAGE_CLASSES:
+        cells = [cell.strip() for cell in rows[c.api].strip("|").split("|")]
+        assert cells[0] == c.name
+        assert cells[4] == (f"{c.min_days} days" if c.min_days else "none"), c.api
+        assert cells[5].startswith(f"{c.min_billable_kb} KB" if c.min_billable_kb else "none"), c.api
+        assert (cells[3] == "milliseconds") == (c.first_byte == "milliseconds"), c.api
 
 
 # ---------------------------------------------------------------- arithmetic, checked by hand
@@ -55,6 +87,8 @@ def test_year_costs_for_500_gb():
     assert by_api["STANDARD"].storage_usd == pytest.approx(138.0)  # 500 × 0.023 × 12
     assert by_api["STANDARD"].retrieval_usd == 0
     assert by_api["STANDARD_IA"].total_usd == pytest.approx(75.0 + 5.0)  # 500 × 0.0125 × 12, + 500 × 0.01
+    assert by_api["ONEZONE_IA"].total_usd == pytest.approx(60.0 + 5.0)  # 500 × 0.01 × 12, + 500 × 0.01
+    assert by_api["GLACIER_IR"].total_usd == pytest.approx(24.0 + 15.0)  # 500 × 0.004 × 12, + 500 × 0.03
     assert by_api["GLACIER"].total_usd == pytest.approx(21.6 + 5.0)  # 500 × 0.0036 × 12, + 500 × 0.01
     assert by_api["DEEP_ARCHIVE"].total_usd == pytest.approx(5.94 + 10.0)  # 500 × 0.00099 × 12, + 500 × 0.02
     twice = {c.storage_class.api: c for c in storage.year_costs(500, retrievals=2)}
@@ -69,7 +103,7 @@ def test_cost_table_and_chart_carry_the_source_and_every_class():
         assert c.name in table
     fig = storage.draw_year_costs(costs, 500)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.texts] == ["$138.00", "$80.00", "$26.60", "$15.94"]
+    assert [t.get_text() for t in ax.texts] == ["$138.00", "$80.00", "$65.00", "$39.00", "$26.60", "$15.94"]
     assert any(storage.PRICE_SOURCE in t.get_text() for t in fig.texts)
 
 

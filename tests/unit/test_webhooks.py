@@ -1,4 +1,4 @@
-"""The mail-tracking service's retries, signatures and dead-lettering; the worker; the tally; the timeline."""
+"""The mail-tracking service's retries, signatures and dead-lettering; Background; the tally; the timeline; the quiz."""
 
 from __future__ import annotations
 
@@ -6,21 +6,20 @@ import itertools
 import json
 import random
 import threading
+import time
 
-import boto3
 import pytest
-from moto import mock_aws
 from standardwebhooks import Webhook
 
 from labkit.lessons.l06_webhooks import (
-    EventAccounting,
+    Background,
+    DeliveryTally,
     MailTracker,
-    QueueWorker,
     RetryPolicy,
-    SeenIds,
-    WebhookReceiver,
+    WebhookServer,
     backoff_delay,
     new_secret,
+    questions,
     retryable,
 )
 from labkit.lessons.l06_webhooks.deliveries import delivery_chart, delivery_rows, delivery_summary
@@ -173,80 +172,129 @@ def test_many_events_all_settle():
     assert len(net.sent) == len(tracker.log)
 
 
-def test_real_sender_and_receiver_over_http():
+def test_real_sender_and_server_over_http():
     got: list[tuple[str, str]] = []
+
+    def receive(headers, body):
+        got.append((headers["webhook-id"], body))
+        return 202, "queued"
+
     tracker = MailTracker(FAST, seed=1)
     endpoint = tracker.register("acme", "(later)")
-    with WebhookReceiver(endpoint.secret, lambda wid, body: got.append((wid, body))) as receiver:
-        endpoint.url = receiver.url
+    with WebhookServer({"/hook": receive}) as server:
+        endpoint.url = server.url("/hook")
         webhook_id = tracker.publish("email.delivered", {"mail_id": "m-9"})
         assert tracker.wait(5)
     tracker.close()
     assert [a.status for a in tracker.log] == [202]
     assert got[0][0] == webhook_id and json.loads(got[0][1])["data"]["mail_id"] == "m-9"
+    assert [(r.status, r.webhook_id) for r in server.log] == [(202, webhook_id)]
 
 
-# ------------------------------------------------------------------ idempotency memory
+def test_a_dead_letter_is_handed_over_before_wait_returns():
+    net = FakeNetwork([None] * 10)
+    letters: list[dict] = []
+
+    def slow_dead_letter(letter):
+        time.sleep(0.2)  # a send_message to SQS takes a moment
+        letters.append(letter)
+
+    tracker = MailTracker(FAST, post=net, dead_letter=slow_dead_letter, seed=3)
+    tracker.register("acme", "http://127.0.0.1:9/hook")
+    tracker.publish("email.opened", {"mail_id": "m-1"})
+    assert tracker.wait(5)
+    assert len(letters) == 1  # wait() returned: the letter is already in the undeliverable queue
+    tracker.close()
 
 
-def test_seen_ids_forget_after_the_ttl():
-    now = [0.0]
-    seen = SeenIds(ttl=10, clock=lambda: now[0])
-    assert seen.claim("a") and not seen.claim("a")
-    now[0] = 11
-    assert seen.claim("b") and len(seen) == 1  # "a" was pruned
-    assert seen.claim("a")
-    seen.release("a")
-    assert seen.claim("a")
+def test_a_failing_dead_letter_function_does_not_stop_the_service():
+    def broken(letter):
+        raise ConnectionError("queue unavailable")
+
+    tracker = MailTracker(FAST, post=FakeNetwork([None] * FAST.max_attempts + [200]), dead_letter=broken, seed=3)
+    tracker.register("acme", "http://127.0.0.1:9/hook")
+    tracker.publish("email.opened", {"mail_id": "m-1"})
+    assert tracker.wait(5)
+    tracker.publish("email.opened", {"mail_id": "m-2"})  # the dispatcher still runs
+    assert tracker.wait(5)
+    tracker.close()
+    assert "ConnectionError" in tracker.errors[0] and tracker.outcomes() == {"dead-lettered": 1, "delivered": 1}
 
 
-# ------------------------------------------------------------------ the worker (moto SQS)
+# ------------------------------------------------------------------ Background
 
 
-@mock_aws
-def test_worker_deletes_what_it_handled_and_leaves_failures_for_the_dlq():
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
-    queue = sqs.create_queue(QueueName="events", Attributes={"VisibilityTimeout": "1", "RedrivePolicy": redrive})[
-        "QueueUrl"
-    ]
-    for wid, data in (("msg_1", {"mail_id": "m-1"}), ("msg_2", {"mail": {"id": "m-2"}})):
-        sqs.send_message(
-            QueueUrl=queue,
-            MessageBody=json.dumps({"type": "email.opened", "data": data}),
-            MessageAttributes={"webhook-id": {"DataType": "String", "StringValue": wid}},
-        )
-    seen: list[str] = []
+def test_background_runs_the_loop_until_stopped():
+    ticks: list[int] = []
 
-    def handle(event, webhook_id):
-        seen.append(event["data"]["mail_id"])
-        return "counted"
+    def work(stop):
+        while not stop.is_set():
+            ticks.append(1)
+            stop.wait(0.01)
 
-    with QueueWorker(sqs, queue, handle) as worker:
-        assert worker.wait_until_empty(timeout=15)
-    assert seen == ["m-1"]
-    ok = [h for h in worker.handled if h.ok]
-    bad = [h for h in worker.handled if not h.ok]
-    assert [h.webhook_id for h in ok] == ["msg_1"]
-    assert {h.webhook_id for h in bad} == {"msg_2"} and len(bad) == 2
-    assert "KeyError" in bad[0].note
-    moved = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
-    assert moved[0]["MessageAttributes"]["webhook-id"]["StringValue"] == "msg_2"
+    worker = Background(work).start()
+    time.sleep(0.1)
+    assert worker.running and ticks
+    assert worker.stop(timeout=2) and not worker.running
+    count = len(ticks)
+    time.sleep(0.05)
+    assert len(ticks) == count
+    assert worker.start().running  # and it starts again
+    worker.stop()
+
+
+def test_background_says_why_the_loop_ended():
+    def work(stop):
+        raise RuntimeError("queue deleted")
+
+    worker = Background(work).start()
+    deadline = time.monotonic() + 2
+    while worker.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not worker.running and worker.error == "RuntimeError: queue deleted"
+    assert "queue deleted" in repr(worker)
 
 
 # ------------------------------------------------------------------ the tally and the timeline
 
+PUBLISHED = {"a": "opened m-1", "b": "clicked m-1", "c": "opened m-2", "d": "opened m-9 → old-crm"}
+ANSWERS = [(202, "a"), (401, "x"), (200, "a"), (202, "b"), (202, "c"), (401, "y")]
+LEFT = {"the events DLQ": {"c"}, "the undeliverable queue": {"d"}}
 
-def test_accounting_finds_lost_and_doubled_events():
-    published = {"a": "opened m-1", "b": "clicked m-1", "c": "opened m-2"}
-    good = EventAccounting(published, {"processed": {"a", "b"}, "dlq": {"c"}})
-    assert good.ok and "lost 0" in str(good)
-    lost = EventAccounting(published, {"processed": {"a"}, "dlq": {"c"}})
-    assert not lost.ok and lost.missing == ["clicked m-1"]
-    doubled = EventAccounting(published, {"processed": {"a", "b", "c"}, "dlq": {"c"}})
+
+def test_the_tally_adds_up_when_nothing_is_lost():
+    tally = DeliveryTally.of(PUBLISHED, ANSWERS, {"a", "b"}, LEFT)
+    assert tally.ok and tally.lost == [] and tally.twice == []
+    assert (tally.duplicates, tally.refused, tally.failed) == (1, 2, 0)
+    lines = str(tally).splitlines()
+    assert lines[0] == (
+        "6 requests reached the receiver = 2 processed + 1 in the events DLQ + 1 duplicate dropped + 2 refused"
+    )
+    assert lines[1] == "4 events published = 3 queued by the receiver + 1 in the undeliverable queue"
+    assert lines[2] == "lost: 0"
+
+
+def test_the_tally_finds_an_event_queued_but_nowhere():
+    tally = DeliveryTally.of(PUBLISHED, ANSWERS, {"a"}, LEFT)
+    assert not tally.ok and tally.lost == ["clicked m-1"]
+    assert "lost: 1 (clicked m-1)" in str(tally)
+
+
+def test_the_tally_finds_an_event_never_queued_nor_given_up():
+    tally = DeliveryTally.of(PUBLISHED, [a for a in ANSWERS if a[1] != "b"], {"a"}, LEFT)
+    assert tally.lost == ["clicked m-1"]
+
+
+def test_the_tally_finds_an_event_in_two_places_or_queued_twice():
+    doubled = DeliveryTally.of(PUBLISHED, ANSWERS, {"a", "b", "c"}, LEFT)
     assert not doubled.ok and doubled.twice == ["opened m-2"]
+    twice = DeliveryTally.of(PUBLISHED, [*ANSWERS, (202, "b")], {"a", "b"}, LEFT)
+    assert twice.twice == ["clicked m-1"] and "twice: clicked m-1" in str(twice)
+
+
+def test_the_tally_counts_failed_requests():
+    tally = DeliveryTally.of(PUBLISHED, [*ANSWERS, (500, "b")], {"a", "b"}, LEFT)
+    assert tally.ok and tally.failed == 1 and "1 failed (5xx)" in str(tally)
 
 
 def test_timeline_rows_and_summary():
@@ -288,51 +336,11 @@ def test_secrets_are_standard_webhooks_secrets():
     Webhook(secret)  # parses
 
 
-# ------------------------------------------------------------------ the lesson's checks (moto)
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_DYNAMODB"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with mock_aws():
-        yield
-
-
-def test_bounces_counted_check(aws):
-    from labkit.lessons.l06_webhooks import checks
-
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName="stats",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "mail_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "mail_id", "KeyType": "HASH"}],
-    )
-    assert not checks.bounces_counted("stats", "m-3")  # no item
-    dynamodb.put_item(TableName="stats", Item={"mail_id": {"S": "m-3"}, "opens": {"N": "1"}})
-    assert not checks.bounces_counted("stats", "m-3")  # no bounces attribute
-    dynamodb.put_item(TableName="stats", Item={"mail_id": {"S": "m-3"}, "bounces": {"N": "2"}})
-    result = checks.bounces_counted("stats", "m-3")
-    assert not result and "twice" in result.message
-    dynamodb.put_item(TableName="stats", Item={"mail_id": {"S": "m-3"}, "bounces": {"N": "1"}})
-    assert checks.bounces_counted("stats", "m-3")
-
-
-def test_sns_confirmed_check_wants_a_confirmed_http_subscription(aws):
-    from labkit.lessons.l06_webhooks import checks
-
-    sns = boto3.client("sns")
-    arn = sns.create_topic(Name="alerts")["TopicArn"]
-    url = "http://127.0.0.1:9/sns"
-    result = checks.sns_confirmed("no-such-topic", url)
-    assert not result and "no topic named" in result.message
-    result = checks.sns_confirmed("alerts", url)
-    assert not result and "no http subscription" in result.message
-    sub = sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=url, ReturnSubscriptionArn=True)["SubscriptionArn"]
-    pending = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"].get("PendingConfirmation")
-    assert bool(checks.sns_confirmed(arn, url)) == (pending != "true")
+def test_the_questions_have_one_right_answer_each_and_say_why(capsys):
+    assert 3 <= len(questions) <= 5
+    right = "".join("abc"[q.answer] for q in questions.questions)
+    assert questions.answer(*right).right == len(questions)
+    wrong = "".join("abc"[(q.answer + 1) % len(q.options)] for q in questions.questions)
+    assert questions.answer(*wrong).right == 0
+    out = capsys.readouterr().out
+    assert "well done" in out and "not yet" in out

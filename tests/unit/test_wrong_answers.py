@@ -12,6 +12,7 @@ import inspect
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import boto3
 import pytest
@@ -22,6 +23,7 @@ from labkit.course.exercises import all_exercises
 from labkit.lessons.l07_scaling_with_cloudwatch.sim import StepRule
 
 Case = tuple[tuple, dict, str]
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 TRUST = json.dumps(
     {
@@ -83,15 +85,6 @@ def wrong_00_1(moto_env) -> Case:
 
 
 def wrong_01_1(moto_env) -> Case:
-    """HTTPS is open, but only from 10.0.0.0/8, not from anywhere."""
-    ec2 = boto3.client("ec2")
-    _vpc, group = _vpc_and_group(ec2, f"labkit-01-web-{_suffix()}")
-    _ingress(ec2, group, 80, IpRanges=[{"CidrIp": "0.0.0.0/0"}])
-    _ingress(ec2, group, 443, IpRanges=[{"CidrIp": "10.0.0.0/8"}])
-    return (group,), {}, "there is a tcp 443 rule, but not from 0.0.0.0/0"
-
-
-def wrong_01_2(moto_env) -> Case:
     """A gp3 volume in the right zone, attached, but at /dev/sdh instead of /dev/sdg."""
     ec2 = boto3.client("ec2")
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
@@ -100,6 +93,17 @@ def wrong_01_2(moto_env) -> Case:
     volume = ec2.create_volume(AvailabilityZone=zone, Size=1, VolumeType="gp3")["VolumeId"]
     ec2.attach_volume(VolumeId=volume, InstanceId=iid, Device="/dev/sdh")
     return (volume, iid), {"device": "/dev/sdg"}, "is attached at /dev/sdh; the exercise asks for /dev/sdg"
+
+
+def wrong_01_2(moto_env) -> Case:
+    """An instance launched with the defaults and terminated: its root volume went with it."""
+    ec2 = boto3.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    launched = ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"]
+    iid = launched[0]["InstanceId"]
+    root = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]
+    ec2.terminate_instances(InstanceIds=[iid])
+    return (root["Ebs"]["VolumeId"], iid), {}, "it was deleted with the instance"
 
 
 # ----------------------------------------------------------------------------- 02 S3 and Glacier
@@ -217,26 +221,25 @@ def wrong_05_2(moto_env) -> Case:
 
 
 def wrong_06_1(moto_env) -> Case:
-    """The bounce was counted twice: the handler is not idempotent."""
-    dynamodb = boto3.client("dynamodb")
-    table = f"labkit-06-{_suffix()}-mail-stats"
-    dynamodb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "mail_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "mail_id", "KeyType": "HASH"}],
-    )
-    dynamodb.put_item(TableName=table, Item={"mail_id": {"S": "m-1003"}, "bounces": {"N": "2"}})
-    return (table, "m-1003"), {"expected": 1}, "m-1003 has bounces = 2, expected 1 (twice?"
+    """The receiver remembers ids in its own memory: two copies of it queue a repeat twice."""
+    from standardwebhooks import Webhook
 
+    from labkit.lessons.l06_webhooks import new_secret
 
-def wrong_06_2(moto_env) -> Case:
-    """The topic has an http subscription, but to another URL than the receiver's /sns."""
-    sns = boto3.client("sns")
-    topic = f"labkit-06-{_suffix()}-bounce-alerts"
-    arn = sns.create_topic(Name=topic)["TopicArn"]
-    sns.subscribe(TopicArn=arn, Protocol="http", Endpoint="http://127.0.0.1:9/webhooks")
-    return (topic, "http://127.0.0.1:9/sns"), {}, "the topic has no http subscription to the receiver's /sns URL"
+    sqs, secret, mine = boto3.client("sqs"), new_secret(), set()
+    url = sqs.create_queue(QueueName=f"labkit-06-{_suffix()}-shared.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+
+    def receive_shared(headers, body):
+        try:
+            Webhook(secret).verify(body, headers)
+        except Exception:
+            return 401, "bad signature"
+        if headers["webhook-id"] not in mine:
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="acme", MessageDeduplicationId=_suffix())
+            mine.add(headers["webhook-id"])
+        return 202, "queued"
+
+    return (receive_shared, url, secret), {}, "the same delivery reached"
 
 
 # ----------------------------------------------------------------------------- 07 scaling with CloudWatch
@@ -264,28 +267,41 @@ def wrong_07_2(moto_env, make_scaling_group) -> Case:
 # ----------------------------------------------------------------------------- 08 SQS triggers Lambda
 
 
-def _mapped_queue(**mapping) -> tuple[str, str]:
-    """(queue URL, function name): a queue mapped to a recorder function with these mapping settings."""
-    suffix = _suffix()
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName=f"labkit-08-exercise-{suffix}")["QueueUrl"]
-    name = _function(f"labkit-08-recorder-{suffix}", "def handler(event, context):\n    return {}\n")
-    boto3.client("lambda").create_event_source_mapping(
-        EventSourceArn=_queue_arn(sqs, url), FunctionName=name, **mapping
+def wrong_08_1(embedded_lab) -> Case:
+    """The worker catches each bad order, but lists the record's body instead of its messageId."""
+    from labkit.lessons.l08_sqs_triggers_lambda.worker import worker_package
+
+    code = (
+        "from orders import process\n\n\ndef handler(event, context):\n    failures = []\n"
+        "    for record in event['Records']:\n        try:\n            process(record)\n"
+        "        except ValueError:\n            failures.append({'itemIdentifier': record['body']})\n"
+        "    return {'batchItemFailures': failures}\n"
     )
-    return url, name
-
-
-def wrong_08_1(moto_env) -> Case:
-    """The mapping exists with MaximumConcurrency 2, but BatchSize was left at its default of 10."""
-    url, name = _mapped_queue(BatchSize=10, ScalingConfig={"MaximumConcurrency": 2})
-    return (url, name), {"batch_size": 3, "max_concurrency": 2}, "the mapping's BatchSize is 10: set BatchSize=3"
+    name = f"labkit-08-worker-{_suffix()}"
+    role = boto3.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    boto3.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": worker_package(code, NOTEBOOKS / "lambdas" / "orders.py")},
+    )
+    wait_active(name, timeout=120, quiet=True)
+    return (name,), {}, "itemIdentifier must be the record's messageId, not its body"
 
 
 def wrong_08_2(moto_env) -> Case:
-    """The mapping is there, but does not report partial batch failures."""
-    url, name = _mapped_queue(BatchSize=3)
-    return (url, name), {}, "the mapping's FunctionResponseTypes is []"
+    """The orders queue is mapped to the worker, but without partial batch responses."""
+    suffix = _suffix()
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName=f"labkit-08-{suffix}-orders-1-dlq")["QueueUrl"]
+    redrive = json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq), "maxReceiveCount": 2})
+    url = sqs.create_queue(QueueName=f"labkit-08-{suffix}-orders-1", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+    name = _function(f"labkit-08-worker-{suffix}", "def handler(event, context):\n    return {}\n")
+    boto3.client("lambda").create_event_source_mapping(
+        EventSourceArn=_queue_arn(sqs, url), FunctionName=name, BatchSize=5
+    )
+    return (url, name), {}, "the mapping's FunctionResponseTypes is []: without ReportBatchItemFailures"
 
 
 # ----------------------------------------------------------------------------- 09 databases
@@ -399,7 +415,6 @@ WRONG: dict[str, Callable[..., Case]] = {
     "05.1": wrong_05_1,
     "05.2": wrong_05_2,
     "06.1": wrong_06_1,
-    "06.2": wrong_06_2,
     "07.1": wrong_07_1,
     "07.2": wrong_07_2,
     "08.1": wrong_08_1,

@@ -1,4 +1,4 @@
-"""Lesson 01 · EC2 and EBS: an instance's lifecycle watched and drawn, On-Demand prices, and the checks.
+"""Lesson 01 · EC2 and EBS: an instance's lifecycle watched and drawn, On-Demand prices, the checks, the questions.
 
 A notebook imports what it uses from here: ``from labkit.lessons.l01_ec2_and_ebs import checks, ...``.
 """
@@ -19,6 +19,7 @@ from labkit.lessons.l01_ec2_and_ebs.lifecycle import (
     price_rows,
     volume_attachments,
 )
+from labkit.lessons.l01_ec2_and_ebs.questions import QUESTIONS as questions
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -34,5 +35,6 @@ __all__ = [
     "draw_lifecycle",
     "format_price_table",
     "price_rows",
+    "questions",
     "volume_attachments",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+from botocore.exceptions import ClientError
 
 from labkit.backends.aws import TAG_KEY
 from labkit.course.checks import Result, hint, passed
@@ -11,7 +12,7 @@ from labkit.course.registry import lesson
 from labkit.course.scan import Candidate, Scan, name_tag, newest, suffix_of
 
 
-@exercise(2, "a server with a second disk", looks_for="instance of yours in VPC labkit-01-<suffix>, or tagged")
+@exercise(1, "a server with a second disk", looks_for="instance of yours in VPC labkit-01-<suffix>, or tagged")
 def volume_attached(volume_id: str | None, instance_id: str, device: str = "/dev/sdg") -> Result:
     """The learner's volume is a gp3 volume of at least 1 GiB, attached to the instance at ``device``."""
     if not volume_id or "..." in volume_id:
@@ -40,23 +41,47 @@ def volume_attached(volume_id: str | None, instance_id: str, device: str = "/dev
     return passed(f"{volume_id} ({volume['Size']} GiB gp3) is {attachments[0]['State']} to {instance_id} at {device}")
 
 
-@exercise(1, "open HTTPS", looks_for="security group labkit-01-web-<suffix>")
-def https_open(group_id: str | None) -> Result:
-    """The security group lets in TCP 443 from anywhere (0.0.0.0/0), and nothing else new beyond port 80."""
-    if not group_id or "..." in group_id:
-        return hint("pass the GroupId of the security group you changed")
+ALIVE = ("pending", "running", "stopping", "stopped")
+ROOT_VOLUME_SECONDS = 300  # a root volume is made as its instance launches; anything made later is another volume
+
+
+@exercise(2, "keep the root disk", looks_for="a terminated instance of yours and its root volume, still there")
+def root_kept(volume_id: str | None, instance_id: str | None) -> Result:
+    """The instance is terminated, and its root volume outlived it: there, ``available``, attached to nothing."""
+    if not volume_id or "..." in volume_id:
+        return hint("set kept_volume_id to the root volume's VolumeId (describe_instances → BlockDeviceMappings)")
+    if not instance_id or "..." in instance_id:
+        return hint("set kept_instance_id to the InstanceId that run_instances returned")
     ec2 = boto3.client("ec2")
-    group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
-    for rule in group.get("IpPermissions", []):
-        if rule.get("IpProtocol") == "tcp" and rule.get("FromPort") == 443 and rule.get("ToPort") == 443:
-            if any(r.get("CidrIp") == "0.0.0.0/0" for r in rule.get("IpRanges", [])):
-                return passed(f"{group['GroupName']} lets HTTPS (tcp 443) in from anywhere")
-            return hint("there is a tcp 443 rule, but not from 0.0.0.0/0 (anywhere)")
-    ports = sorted({(r.get("IpProtocol"), r.get("FromPort")) for r in group.get("IpPermissions", [])}, key=str)
-    return hint(
-        f"no inbound tcp 443 rule yet (the group allows {ports}): "
-        "use ec2.authorize_security_group_ingress with FromPort=443, ToPort=443"
-    )
+    try:
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    except (ClientError, IndexError):
+        return hint(f"there is no instance {instance_id}")
+    state = instance["State"]["Name"]
+    if state in ALIVE:
+        return hint(
+            f"{instance_id} is {state}: terminate it (terminate_instances), wait with the instance_terminated "
+            "waiter, then look at its root volume"
+        )
+    if state != "terminated":
+        return hint(f"{instance_id} is {state}: wait with the instance_terminated waiter")
+    try:
+        volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+    except (ClientError, IndexError):
+        return hint(
+            f"{volume_id} no longer exists: it was deleted with the instance. Launch with BlockDeviceMappings="
+            "[{'DeviceName': image['RootDeviceName'], 'Ebs': {'DeleteOnTermination': False, ...}}]"
+        )
+    if volume.get("Attachments"):
+        return hint(f"{volume_id} is {volume['State']}, still attached to {volume['Attachments'][0]['InstanceId']}")
+    launched, created = instance.get("LaunchTime"), volume.get("CreateTime")
+    same_zone = volume["AvailabilityZone"] == instance["Placement"]["AvailabilityZone"]
+    if not same_zone or (launched and created and abs((created - launched).total_seconds()) > ROOT_VOLUME_SECONDS):
+        return hint(
+            f"{volume_id} was not made with {instance_id} (root volumes are created as the instance launches): "
+            "pass the volume in the instance's BlockDeviceMappings at its RootDeviceName"
+        )
+    return passed(f"{instance_id} is terminated and its root volume {volume_id} is {volume['State']}: it outlived it")
 
 
 # ----------------------------------------------------------------------------- finders, for labkit progress
@@ -64,16 +89,10 @@ def https_open(group_id: str | None) -> Result:
 LESSON = lesson("01")
 
 
-@https_open.finder
-def _web_group(scan: Scan) -> list[Candidate]:
-    groups = [g for g in scan.security_groups() if suffix_of("labkit-01-web-{s}", g.get("GroupName", ""))]
-    return [Candidate(g["GroupName"], (g["GroupId"],)) for g in groups]
-
-
 @volume_attached.finder
 def _second_disk(scan: Scan) -> list[Candidate]:
     ec2 = scan.client("ec2")
-    alive = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+    alive = {"Name": "instance-state-name", "Values": list(ALIVE)}
     found: dict[str, dict] = {}
     for filters in (
         [{"Name": "vpc-id", "Values": list(scan.vpcs_named("labkit-01-{s}"))}, alive],
@@ -114,3 +133,32 @@ def _second_disk(scan: Scan) -> list[Candidate]:
             )
     volumes.sort(key=lambda pair: not any(a.get("Device") == "/dev/sdg" for a in pair[0]["Attachments"]))
     return [Candidate(v["VolumeId"], (v["VolumeId"], iid), {"device": "/dev/sdg"}) for v, iid in volumes] + bare
+
+
+@root_kept.finder
+def _kept_root(scan: Scan) -> list[Candidate]:
+    """Terminated instances of the learner's, each with an available volume made as it launched."""
+    ec2 = scan.client("ec2")
+    gone = {"Name": "instance-state-name", "Values": ["terminated"]}
+    found: dict[str, dict] = {}
+    for filters in (
+        [{"Name": "vpc-id", "Values": list(scan.vpcs_named("labkit-01-{s}"))}, gone],
+        [{"Name": f"tag:{TAG_KEY}", "Values": [LESSON.tag]}, gone],
+    ):
+        if filters[0]["Values"]:
+            for reservation in scan.pages("ec2", "describe_instances", "Reservations", Filters=filters):
+                found.update({i["InstanceId"]: i for i in reservation["Instances"]})
+    mine = [i for i in found.values() if not suffix_of("labkit-01-web-{s}", name_tag(i.get("Tags")))]
+    pairs = []
+    for instance in newest(mine, "LaunchTime"):
+        zone = instance["Placement"]["AvailabilityZone"]
+        available = ec2.describe_volumes(
+            Filters=[{"Name": "availability-zone", "Values": [zone]}, {"Name": "status", "Values": ["available"]}]
+        )["Volumes"]
+        pairs += [
+            Candidate(v["VolumeId"], (v["VolumeId"], instance["InstanceId"]))
+            for v in available
+            if name_tag(v.get("Tags")) not in ("data", "restored")
+            and abs((v["CreateTime"] - instance["LaunchTime"]).total_seconds()) <= ROOT_VOLUME_SECONDS
+        ]
+    return pairs

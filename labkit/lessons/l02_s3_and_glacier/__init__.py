@@ -1,4 +1,4 @@
-"""Lesson 02 · S3 and Glacier: what each storage class costs over a year, and the checks.
+"""Lesson 02 · S3 and Glacier: what each storage class costs over a year, the checks and the closing questions.
 
 A notebook imports what it uses from here: ``from labkit.lessons.l02_s3_and_glacier import checks, ...``.
 """
@@ -18,6 +18,7 @@ from labkit.lessons.l02_s3_and_glacier.costs import (
     monthly_costs,
     year_costs,
 )
+from labkit.lessons.l02_s3_and_glacier.questions import QUESTIONS as questions
 
 __all__ = [
     "BY_API",
@@ -32,5 +33,6 @@ __all__ = [
     "draw_year_costs",
     "format_cost_table",
     "monthly_costs",
+    "questions",
     "year_costs",
 ]

@@ -20,8 +20,10 @@ class StorageClass:
     """One S3 storage class as the lesson quotes it.
 
     ``usd_per_gb_month`` and ``retrieval_usd_per_gb`` (standard retrieval tier) are the list prices
-    on the S3 pricing page; ``min_days`` is the minimum storage duration and ``first_byte`` the
-    time to the first byte, from the S3 storage-classes page (``STORAGE_CLASSES_DOC``).
+    on the S3 pricing page; ``min_days`` is the minimum storage duration, ``min_billable_kb`` the
+    minimum billable object size (for the two archive classes: the 40 KB of metadata billed with
+    every object) and ``first_byte`` the time to the first byte, from the S3 storage-classes page
+    (``STORAGE_CLASSES_DOC``) and the retrieval-options page (``RESTORE_DOC``).
     """
 
     name: str  # what AWS calls it
@@ -29,14 +31,17 @@ class StorageClass:
     usd_per_gb_month: float
     retrieval_usd_per_gb: float
     min_days: int
+    min_billable_kb: int
     first_byte: str
 
 
 STORAGE_CLASSES: tuple[StorageClass, ...] = (
-    StorageClass("S3 Standard", "STANDARD", 0.023, 0.0, 0, "milliseconds"),
-    StorageClass("S3 Standard-IA", "STANDARD_IA", 0.0125, 0.01, 30, "milliseconds"),
-    StorageClass("S3 Glacier Flexible Retrieval", "GLACIER", 0.0036, 0.01, 90, "3–5 hours (Standard tier)"),
-    StorageClass("S3 Glacier Deep Archive", "DEEP_ARCHIVE", 0.00099, 0.02, 180, "within 12 hours (Standard tier)"),
+    StorageClass("S3 Standard", "STANDARD", 0.023, 0.0, 0, 0, "milliseconds"),
+    StorageClass("S3 Standard-IA", "STANDARD_IA", 0.0125, 0.01, 30, 128, "milliseconds"),
+    StorageClass("S3 One Zone-IA", "ONEZONE_IA", 0.01, 0.01, 30, 128, "milliseconds"),
+    StorageClass("S3 Glacier Instant Retrieval", "GLACIER_IR", 0.004, 0.03, 90, 128, "milliseconds"),
+    StorageClass("S3 Glacier Flexible Retrieval", "GLACIER", 0.0036, 0.01, 90, 40, "3–5 hours (Standard tier)"),
+    StorageClass("S3 Glacier Deep Archive", "DEEP_ARCHIVE", 0.00099, 0.02, 180, 40, "within 12 hours (Standard tier)"),
 )
 
 BY_API = {c.api: c for c in STORAGE_CLASSES}
@@ -100,7 +105,7 @@ def draw_year_costs(costs: list[YearCost], gb: float, months: int = 12, ax=None)
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8.5, 3.8))
+        _, ax = plt.subplots(figsize=(9.5, 3.8))
     names = [c.storage_class.name.replace("S3 ", "").replace(" Retrieval", "\nRetrieval") for c in costs]
     storage = [c.storage_usd for c in costs]
     retrieval = [c.retrieval_usd for c in costs]

@@ -1,45 +1,110 @@
-"""Where every event the mail-tracking service published ended up: the lesson's final tally."""
+"""Where every delivery of lesson 06 ended up: the tally that says nothing was lost.
+
+Two sums, both by webhook id:
+
+- every request that reached the receiver = processed + left in a queue (the events DLQ, or not
+  yet taken) + duplicates dropped (answered 200) + refused (4xx) + failed (5xx, which the sender
+  retries);
+- every event the service published = queued once by the receiver + given up by the service
+  (its undeliverable queue).
+
+An event is *lost* when it is in none of those places: published but never queued nor given up,
+or queued (answered 202) but neither processed nor still in a queue. It is *twice* when it was
+queued by two requests, or sits in two places at once. The notebook collects the ids from its own
+record, the receiver's log and the queues; this module only adds them up.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 
 @dataclass
-class EventAccounting:
-    """Each published webhook id is in exactly one place: processed, the worker's DLQ, or the sender's DLQ."""
+class DeliveryTally:
+    published: dict[str, str]  # webhook id -> label: every event the service published
+    answers: list[tuple[int, str]]  # (status, webhook id) of every request the receiver answered
+    processed: set[str]  # webhook ids the worker processed
+    left: dict[str, set[str]] = field(default_factory=dict)  # place -> webhook ids found there
 
-    published: dict[str, str]  # webhook id -> label
-    places: dict[str, set[str]]  # place -> webhook ids found there
+    @classmethod
+    def of(
+        cls,
+        published: dict[str, str],
+        answers: Iterable[tuple[int, str]],
+        processed: Iterable[str],
+        left: dict[str, Iterable[str]] | None = None,
+    ) -> DeliveryTally:
+        return cls(dict(published), list(answers), set(processed), {k: set(v) for k, v in (left or {}).items()})
+
+    # -------------------------------------------------------------- the requests
 
     @property
-    def missing(self) -> list[str]:
-        found = set().union(*self.places.values()) if self.places else set()
-        return [label for wid, label in self.published.items() if wid not in found]
+    def queued(self) -> Counter[str]:
+        """Webhook ids the receiver answered 202 (queued), with how many times."""
+        return Counter(wid for status, wid in self.answers if status == 202)
+
+    def _count(self, low: int, high: int) -> int:
+        return sum(1 for status, _ in self.answers if low <= status <= high and status != 202)
+
+    @property
+    def duplicates(self) -> int:
+        return self._count(200, 299)
+
+    @property
+    def refused(self) -> int:
+        return self._count(400, 499)
+
+    @property
+    def failed(self) -> int:
+        return self._count(500, 599)
+
+    # -------------------------------------------------------------- where each id is
+
+    def _places(self, webhook_id: str) -> list[str]:
+        places = ["processed"] if webhook_id in self.processed else []
+        return places + [p for p, ids in self.left.items() if webhook_id in ids]
+
+    @property
+    def lost(self) -> list[str]:
+        """Labels (or ids) of events that are nowhere: the number the lesson wants at 0."""
+        lost = [wid for wid in self.published if wid not in self.queued and not self._places(wid)]
+        lost += [wid for wid in self.queued if not self._places(wid) and wid not in lost]
+        return [self.published.get(wid, wid) for wid in lost]
 
     @property
     def twice(self) -> list[str]:
-        """Ids found in more than one place (processed and also dead-lettered would be a bug)."""
-        counts: dict[str, int] = {}
-        for ids in self.places.values():
-            for wid in ids & self.published.keys():
-                counts[wid] = counts.get(wid, 0) + 1
-        return [self.published[w] for w, n in counts.items() if n > 1]
+        """Events queued by two requests, or found in two places at once."""
+        ids = {wid for wid, n in self.queued.items() if n > 1}
+        ids |= {wid for wid in set(self.published) | set(self.queued) if len(self._places(wid)) > 1}
+        return [self.published.get(wid, wid) for wid in sorted(ids)]
 
     @property
     def ok(self) -> bool:
-        return not self.missing and not self.twice
+        return not self.lost and not self.twice
 
     def __str__(self) -> str:
-        lines = [f"{len(self.published)} events published"]
-        for place, ids in self.places.items():
-            lines.append(f"  {len(ids & self.published.keys()):>3}  {place}")
-        lines.append(
-            f"  accounted for {len(self.published) - len(self.missing)} of {len(self.published)}; "
-            f"lost {len(self.missing)}" + (f": {', '.join(self.missing[:5])}" if self.missing else "")
-        )
+        queued = set(self.queued)
+        in_places = {p: len(ids & queued) for p, ids in self.left.items() if ids & queued}
+        not_queued = {p: len(ids - queued) for p, ids in self.left.items() if ids - queued}
+        processed = len(queued & self.processed)
+        parts = [f"{processed} processed", *(f"{n} in {p}" for p, n in in_places.items())]
+        parts += [
+            f"{self.duplicates} duplicate{'s' if self.duplicates != 1 else ''} dropped",
+            f"{self.refused} refused",
+        ]
+        if self.failed:
+            parts.append(f"{self.failed} failed (5xx)")
+        events = [f"{len(queued & set(self.published))} queued by the receiver"]
+        events += [f"{n} in {p}" for p, n in not_queued.items()]
+        lines = [
+            f"{len(self.answers)} requests reached the receiver = " + " + ".join(parts),
+            f"{len(self.published)} events published = " + " + ".join(events),
+            f"lost: {len(self.lost)}" + (f" ({', '.join(self.lost[:5])})" if self.lost else ""),
+        ]
         if self.twice:
-            lines.append(f"  in two places at once: {', '.join(self.twice[:5])}")
+            lines.append(f"twice: {', '.join(self.twice[:5])}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -10,8 +10,9 @@ with the current time.
 
 A failed attempt (connection refused, timeout, 408, 429 or 5xx) is retried after an
 exponentially growing, fully jittered delay (``backoff_delay``); after ``max_attempts`` the
-delivery is given up and sent to an SQS dead-letter queue. Other 4xx answers mean the
-receiver will never take it: those go to the dead-letter queue at once. Every attempt is
+delivery is given up and handed to ``dead_letter`` (the lesson's sends it to an SQS queue) before
+``wait()`` counts it as settled. Other 4xx answers this service takes as "never": those are handed
+over at once (the Standard Webhooks specification would retry them too). Every attempt is
 written to ``log`` for the timeline chart.
 """
 
@@ -152,6 +153,7 @@ class MailTracker:
         self.log: list[Attempt] = []
         self.deliveries: dict[tuple[str, str], Delivery] = {}
         self.dead_letters: list[dict] = []
+        self.errors: list[str] = []
         self._dead_letter = dead_letter
         self._rng = random.Random(seed)
         self._clock = clock
@@ -250,14 +252,7 @@ class MailTracker:
             outcome,
             next_delay,
         )
-        with self._cond:
-            self.log.append(record)
-            if outcome == "retry" and next_delay is not None:
-                heapq.heappush(self._due, (self._clock() + next_delay, next(self._seq), delivery))
-            else:
-                delivery.done, delivery.outcome = True, outcome
-            self._cond.notify_all()
-        if outcome == "dead-lettered":
+        if outcome == "dead-lettered":  # hand it over before it counts as settled, so wait() means "in the DLQ"
             letter = {
                 "webhook_id": delivery.webhook_id,
                 "endpoint": delivery.endpoint,
@@ -268,7 +263,17 @@ class MailTracker:
             }
             self.dead_letters.append(letter)
             if self._dead_letter is not None:
-                self._dead_letter(letter)
+                try:
+                    self._dead_letter(letter)
+                except Exception as err:  # the notebook's function failed: keep the dispatcher alive, say why
+                    self.errors.append(f"dead_letter({delivery.label!r}): {type(err).__name__}: {err}")
+        with self._cond:
+            self.log.append(record)
+            if outcome == "retry" and next_delay is not None:
+                heapq.heappush(self._due, (self._clock() + next_delay, next(self._seq), delivery))
+            else:
+                delivery.done, delivery.outcome = True, outcome
+            self._cond.notify_all()
         return record
 
     def pending(self) -> int:

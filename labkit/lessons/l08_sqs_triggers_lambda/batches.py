@@ -1,81 +1,117 @@
-"""Lesson 08's runs of an SQS → Lambda mapping, and the reconciliation of every message sent with what the
-handler recorded and what reached the DLQ.
+"""Lesson 08: what the handlers recorded about themselves, and what became of every message sent.
+
+The notebook makes the calls it teaches (``send_message_batch``, ``create_event_source_mapping``,
+``get_event_source_mapping``, ``delete_event_source_mapping``, ``receive_message``) in its own cells.
+This module only reads and waits:
+
+- :func:`recorded_batches` and :func:`wait_for_messages` read the ``BATCH {json}`` lines the lesson's
+  ``batch_recorder`` handler prints (one per invocation) and turn them into timeline rows;
+- :func:`account` and :func:`account_orders` reconcile the messages sent with what the handlers saw,
+  what reached the DLQ and what is left in the queue: sent = handled + in the DLQ + left, nothing lost.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import boto3
-
-from labkit.aws.lambdas import delete_mapping, log_records
+from labkit.aws.lambdas import log_records
 from labkit.aws.waits import wait_until
-from labkit.widgets.timeline import Timeline, invocations_from_records
+from labkit.widgets.timeline import Invocation, invocations_from_records
 
 
-def run_batches(
+def recorded_batches(function_name: str, *, queue: str | None = None, since_ms: int | None = None) -> list[dict]:
+    """The recorder's BATCH records (one per invocation), oldest first; only those from ``queue`` if given."""
+    records = log_records(function_name, "BATCH", since_ms=since_ms)
+    return [r for r in records if queue is None or r.get("queue") == queue]
+
+
+def wait_for_messages(
     function_name: str,
-    queue_url: str,
+    bodies: Iterable[str],
     *,
-    messages: int = 30,
-    batch_size: int = 5,
-    max_concurrency: int = 2,
-    batching_window: int = 0,
-    timeout: float = 120.0,
-    quiet: bool = False,
-) -> Timeline:
-    """One SQS → Lambda experiment, measured from what the handler recorded.
+    since_ms: int | None = None,
+    timeout: float = 60.0,
+    desc: str | None = None,
+    progress: bool = True,
+) -> list[Invocation]:
+    """Wait until the recorder has logged every one of ``bodies``; the invocations that carried them, by start time.
 
-    Sends ``messages`` messages to the (idle) queue, maps the queue to the function with the given
-    ``BatchSize``, ``MaximumBatchingWindowInSeconds`` and ``ScalingConfig.MaximumConcurrency``,
-    waits until the handler has logged every message, then deletes the mapping. The function must
-    be the lesson's ``batch_recorder`` handler (it prints one ``BATCH {json}`` line per invocation).
+    Other messages in those invocations are left out of the rows. With ``progress`` a bar counts the seconds
+    (``wait_until``); without it the wait is silent (for a widget's callback) and raises ``TimeoutError`` the same.
     """
-    sqs, awslambda = boto3.client("sqs"), boto3.client("lambda")
-    run = f"r{uuid.uuid4().hex[:6]}"
-    since_ms = int(time.time() * 1000) - 5_000
-    bodies = [f"{run}-{i:03d}" for i in range(messages)]
-    for i in range(0, messages, 10):
-        entries = [{"Id": str(j), "MessageBody": body} for j, body in enumerate(bodies[i : i + 10])]
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    mapping = awslambda.create_event_source_mapping(
-        EventSourceArn=queue_arn,
-        FunctionName=function_name,
-        BatchSize=batch_size,
-        MaximumBatchingWindowInSeconds=batching_window,
-        ScalingConfig={"MaximumConcurrency": max_concurrency},
-    )
-    try:
+    wanted = set(bodies)
 
-        def all_seen():
-            rows = invocations_from_records(log_records(function_name, "BATCH", since_ms=since_ms), run)
-            seen = {body for row in rows for body in row.messages}
-            return rows if seen >= set(bodies) else None
+    def seen() -> list[Invocation] | None:
+        records = []
+        for record in log_records(function_name, "BATCH", since_ms=since_ms):
+            mine = [m for m in record.get("messages", []) if m.get("body") in wanted]
+            if mine:
+                records.append({**record, "messages": mine})
+        rows = invocations_from_records(records)
+        return rows if {m for row in rows for m in row.messages} >= wanted else None
 
-        if quiet:
-            deadline = time.monotonic() + timeout
-            rows = None
-            while rows is None:
-                rows = all_seen()
-                if rows is None:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"the handler did not log all {messages} messages in {timeout:.0f} s")
-                    time.sleep(0.25)
-        else:
-            rows = wait_until(all_seen, timeout=timeout, interval=0.25, desc=f"{messages} messages, batch {batch_size}")
-    finally:
-        delete_mapping(mapping["UUID"], client=awslambda)
-    return Timeline(rows, batch_size=batch_size, max_concurrency=max_concurrency, sent=messages)
+    what = desc or f"until {function_name} has handled {len(wanted)} messages"
+    if progress:
+        return wait_until(seen, timeout=timeout, interval=0.25, desc=what)
+    deadline = time.monotonic() + timeout
+    while (rows := seen()) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not all seen after {timeout:.0f} s")
+        time.sleep(0.25)
+    return rows
+
+
+# ----------------------------------------------------------------------------- every message accounted for
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One time a message was handed to the function."""
+
+    body: str
+    ok: bool  # the attempt ended with Lambda deleting the message as done
+    failed: bool  # the message itself could not be processed (not merely its batch)
+
+
+def attempts_from_batches(records: list[dict], *, report_failures: bool) -> list[Attempt]:
+    """Attempts from the recorder's BATCH records.
+
+    Without partial batch responses (``report_failures=False``) one failed message fails its whole
+    batch: none of the batch's messages is deleted, so none of their attempts counts as done.
+    """
+    attempts = []
+    for record in records:
+        messages = record.get("messages", [])
+        batch_failed = any(m.get("failed") for m in messages)
+        for m in messages:
+            failed = bool(m.get("failed"))
+            attempts.append(Attempt(str(m.get("body")), not failed and (report_failures or not batch_failed), failed))
+    return attempts
+
+
+def attempts_from_orders(records: list[dict]) -> list[Attempt]:
+    """Attempts from the ``ORDER {json}`` lines of lesson 08's ``orders.process`` (one per message handled).
+
+    A processed order counts as done: that holds when the handler returns its failures as
+    ``batchItemFailures`` and the mapping reports them (``ReportBatchItemFailures``); otherwise a done
+    order can still come back with its batch, and then it shows up handled more than once.
+    """
+    return [Attempt(str(r.get("body")), bool(r.get("ok")), not r.get("ok")) for r in records]
 
 
 @dataclass
 class BatchAccounting:
-    """What became of every message sent: processed (how often), back in the queue, or in the DLQ."""
+    """What became of every message sent: handled, in the DLQ, still in the queue, or lost.
 
-    rows: list[dict]  # one per message: body, attempts, successes, outcome
+    ``rows`` has one dict per message sent: body, attempts (times the function got it), successes
+    (attempts that ended with the message deleted as done), failed (it failed itself at least once),
+    outcome. ``left`` is how many messages the source queue still holds (visible or in flight).
+    """
+
+    rows: list[dict]
+    left: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -85,56 +121,95 @@ class BatchAccounting:
         return out
 
     @property
+    def sent(self) -> int:
+        return len(self.rows)
+
+    @property
+    def handled(self) -> int:
+        return self.counts.get("handled", 0)
+
+    @property
+    def in_dlq(self) -> int:
+        return self.counts.get("in the DLQ", 0)
+
+    @property
+    def lost(self) -> int:
+        """Messages that are neither handled nor in the DLQ, beyond what the queue still holds."""
+        return max(0, self.sent - self.handled - self.in_dlq - self.left)
+
+    @property
     def all_accounted(self) -> bool:
-        """Every message was processed exactly once, or is in the DLQ (and not both)."""
-        return all(row["outcome"] in ("processed once", "in the DLQ") for row in self.rows)
+        """sent = handled + in the DLQ + left, with nothing lost."""
+        return self.lost == 0
 
     @property
     def handled_twice_or_more(self) -> list[str]:
+        """Messages the function got more than once (their work was done again, or attempted again)."""
         return [row["body"] for row in self.rows if row["attempts"] > 1]
 
+    @property
+    def came_back_unfailed(self) -> list[str]:
+        """Messages that came back although they never failed themselves: they paid for another's failure."""
+        return [row["body"] for row in self.rows if row["attempts"] > 1 and not row["failed"]]
+
     def summary(self) -> str:
-        parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.counts.items()))
         mark = "✓ every message accounted for" if self.all_accounted else "✗ NOT every message accounted for"
-        return f"{mark}: {len(self.rows)} sent → {parts}; {len(self.handled_twice_or_more)} handled more than once"
+        line = (
+            f"{mark}: {self.sent} sent = {self.handled} handled + {self.in_dlq} in the DLQ + {self.left} left"
+            f" in the queue, {self.lost} lost"
+        )
+        unfailed = len(self.came_back_unfailed)
+        return line + (
+            f"; {unfailed} came back although they had not failed" if unfailed else "; only failed messages came back"
+        )
 
     def table(self) -> str:
-        lines = [f"{'message':<16} {'handled':>7}  outcome"]
-        lines += [f"{row['body']:<16} {row['attempts']:>6}×  {row['outcome']}" for row in self.rows]
+        width = max([len("message")] + [len(row["body"]) for row in self.rows])
+        lines = [f"{'message':<{width}} {'handled':>7}  outcome"]
+        lines += [f"{row['body']:<{width}} {row['attempts']:>6}×  {row['outcome']}" for row in self.rows]
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
 
 
-def account(sent: list[str], records: list[dict], dlq: list[str], *, report_failures: bool) -> BatchAccounting:
-    """Reconcile what was sent with what the handler recorded and what sits in the DLQ.
-
-    A message succeeded in an invocation if it was not marked failed and, without
-    ReportBatchItemFailures (``report_failures=False``), nothing else in its batch failed either:
-    then Lambda counts the whole batch as failed and returns every message to the queue.
-    """
-    attempts = {body: 0 for body in sent}
-    successes = {body: 0 for body in sent}
-    for rec in records:
-        messages = [m for m in rec.get("messages", []) if m.get("body") in attempts]
-        batch_failed = any(m.get("failed") for m in rec.get("messages", []))
-        for m in messages:
-            attempts[m["body"]] += 1
-            if not m.get("failed") and (report_failures or not batch_failed):
-                successes[m["body"]] += 1
+def account_attempts(sent: list[str], attempts: list[Attempt], dlq: list[str], *, left: int = 0) -> BatchAccounting:
+    """Reconcile the messages ``sent`` with the function's ``attempts``, the DLQ's bodies and the queue's depth."""
+    seen = {body: [a for a in attempts if a.body == body] for body in sent}
     in_dlq = set(dlq)
     rows = []
     for body in sent:
-        if body in in_dlq and successes[body]:
-            outcome = "processed and in the DLQ"
-        elif body in in_dlq:
+        tries = seen[body]
+        successes = sum(a.ok for a in tries)
+        if body in in_dlq:
             outcome = "in the DLQ"
-        elif successes[body] == 1:
-            outcome = "processed once"
-        elif successes[body] > 1:
-            outcome = f"processed {successes[body]} times"
+        elif successes:
+            outcome = "handled"
+        elif left:
+            outcome = "not handled yet"
+        elif tries:
+            outcome = "lost (failed, deleted, not in the DLQ)"
         else:
-            outcome = "not yet processed"
-        rows.append({"body": body, "attempts": attempts[body], "successes": successes[body], "outcome": outcome})
-    return BatchAccounting(rows)
+            outcome = "never seen"
+        rows.append(
+            {
+                "body": body,
+                "attempts": len(tries),
+                "successes": successes,
+                "failed": any(a.failed for a in tries),
+                "outcome": outcome,
+            }
+        )
+    return BatchAccounting(rows, left=left)
+
+
+def account(
+    sent: list[str], records: list[dict], dlq: list[str], *, report_failures: bool, left: int = 0
+) -> BatchAccounting:
+    """:func:`account_attempts` for the recorder's BATCH records (see :func:`attempts_from_batches`)."""
+    return account_attempts(sent, attempts_from_batches(records, report_failures=report_failures), dlq, left=left)
+
+
+def account_orders(sent: list[str], records: list[dict], dlq: list[str], *, left: int = 0) -> BatchAccounting:
+    """:func:`account_attempts` for the ORDER lines of ``orders.process`` (see :func:`attempts_from_orders`)."""
+    return account_attempts(sent, attempts_from_orders(records), dlq, left=left)
