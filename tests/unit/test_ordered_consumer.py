@@ -10,6 +10,7 @@ this check must not be fooled by.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import boto3
@@ -185,6 +186,13 @@ def own_client(client, queue_url, handle):
     solution(sqs, queue_url, handle)
 
 
+def never_returns(sqs, queue_url, handle):
+    """Right about every order, but it loops by itself instead of returning (here: for 12 s, then it stops)."""
+    end = time.monotonic() + 12
+    while time.monotonic() < end:
+        solution(sqs, queue_url, handle)
+
+
 def long_visibility(sqs, queue_url, handle):
     got = sqs.receive_message(
         QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30, MessageSystemAttributeNames=["MessageGroupId"]
@@ -223,6 +231,7 @@ def test_a_consumer_that_keeps_each_group_in_order_passes(lab, consumer):
         (hands_over_the_message, "give it the message's body"),
         (own_client, "use the sqs client process_batch is given"),
         (long_visibility, "VisibilityTimeout=30"),
+        (never_returns, "process_batch did not return"),
     ],
     ids=lambda x: x.__name__ if callable(x) else "",
 )

@@ -155,7 +155,9 @@ def _verdict(run: trial.Trial) -> Result:
     if run.deleted_twice():
         return hint(f"{run.deleted_twice()[0]} was deleted twice: delete each message once")
     if run.stuck:
-        return hint("a call of process_batch did not return: do one receive, handle that batch, and return")
+        return hint(
+            "process_batch did not return: do one receive, handle that batch and return (the check calls it again)"
+        )
     retried = " and ".join(sorted(run.fail_once)) or "no order"
     return passed(
         f"{len(run.bodies)} orders in {len(run.groups)} groups handled in group order and deleted once each; "

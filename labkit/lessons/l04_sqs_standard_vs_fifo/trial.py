@@ -87,7 +87,7 @@ class Trial:
     misuse: list[str] = field(default_factory=list)
     escaped: list[str] = field(default_factory=list)  # ProcessingFailed that left process_batch
     left: list[str] = field(default_factory=list)  # bodies still in the queue at the end
-    stuck: bool = False  # a call of process_batch had not returned when the trial ended
+    stuck: bool = False  # a call of process_batch did not return (it loops on by itself)
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
@@ -136,13 +136,11 @@ class Trial:
         """Call ``process_batch(sqs, queue_url, handle)`` from ``consumers`` threads until the orders are done."""
         sqs = WatchedSQS(client, self)
         stop = threading.Event()
-        started: dict[int, float] = {}  # thread -> when its current call began
         returned = [0] * consumers  # calls of process_batch that returned, per thread
 
         def worker(n: int) -> None:
             while not stop.is_set():
                 before = len(self.attempts)
-                started[n] = time.monotonic()
                 try:
                     process_batch(sqs, self.queue_url, self.handle)
                 except ProcessingFailed as err:
@@ -153,7 +151,6 @@ class Trial:
                         self.errors.append(err)
                     stop.set()
                 finally:
-                    started.pop(n, None)
                     returned[n] += 1
                 if len(self.attempts) == before:
                     time.sleep(0.1)  # nothing handled in this call: do not hammer the queue
@@ -181,11 +178,12 @@ class Trial:
             if all_handled_at is not None and self.clock() - all_handled_at > self.visibility + 1.5:
                 break  # all handled, but the queue does not empty: they were not deleted
         stop.set()
-        joined_by = time.monotonic() + 2.0
+        # A call in progress ends within its long poll (handle() takes 10 ms); one that does not never returns.
+        longest_poll = max((int(k.get("WaitTimeSeconds", 0)) for k in list(self.receive_calls)), default=0)
+        joined_by = time.monotonic() + min(longest_poll, 20) + 2.0
         for t in threads:
             t.join(max(joined_by - time.monotonic(), 0.0))
-        now = time.monotonic()
-        self.stuck = any(now - since > self.visibility + 5 for since in list(started.values()))
+        self.stuck = any(t.is_alive() for t in threads)
         self.seconds = self.clock()
         # Messages received but not deleted come back after the visibility timeout: wait, then look.
         settle = time.monotonic() + self.visibility + 1
