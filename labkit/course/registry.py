@@ -44,7 +44,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("01", "01-ec2-and-ebs", "EC2 and EBS", 40),
     Lesson("02", "02-s3-and-glacier", "S3 and Glacier", 40),
     Lesson("03", "03-lambda", "Lambda", 40),
-    Lesson("04", "04-sqs-standard-vs-fifo", "SQS standard vs FIFO", 30),
+    Lesson("04", "04-sqs-standard-vs-fifo", "SQS standard vs FIFO", 45),
     Lesson("05", "05-dead-letter-queues", "dead-letter queues", 30),
     Lesson("06", "06-webhooks", "webhooks", 30),
     Lesson("07", "07-scaling-with-cloudwatch", "scaling with CloudWatch", 20),

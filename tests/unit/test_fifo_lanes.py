@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import boto3
 import pytest
 
-from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event
+from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event, run_consumers
 from labkit.lessons.l04_sqs_standard_vs_fifo.fifo_lanes import (
     FifoLanesView,
     LanesState,
     draw,
     png,
-    run_fifo_lanes,
     work_time,
 )
 
@@ -105,12 +107,37 @@ def sqs(moto_env):
     yield boto3.client("sqs", region_name="us-east-1")
 
 
-def test_run_fifo_lanes_keeps_each_group_in_order(sqs):
+def _consumer(sqs, queue_url, log):
+    """The notebook's consumer: one message at a time, asking for its group."""
+    while log.running:
+        got = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1, MessageSystemAttributeNames=["MessageGroupId"]
+        ).get("Messages", [])
+        for m in got:
+            started = log.clock()
+            time.sleep(0.01)
+            log.record(m, started)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def _send_in_groups(sqs, url, groups, per_group):
+    """The notebook's sends: A-1, B-1, A-2, ... with deduplication ids new in every run."""
+    run = uuid.uuid4().hex[:8]
+    for n in range(1, per_group + 1):
+        for g in "ABCDE"[:groups]:
+            body = f"{g}-{n}"
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=g, MessageDeduplicationId=f"{run}-{body}")
+
+
+def test_the_notebooks_consumer_on_a_fifo_queue_keeps_each_group_in_order(sqs):
     url = sqs.create_queue(QueueName="lanes.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    state = run_fifo_lanes(sqs, url, groups=2, consumers=2, per_group=3, work=lambda body: 0.01)
+    _send_in_groups(sqs, url, groups=2, per_group=3)
+    state = LanesState(2, 2, run_consumers(_consumer, sqs, url, consumers=2, expected=6))
     assert len(state.events) == 6
     assert state.in_order
     assert sorted(e.body for e in state.events) == ["A-1", "A-2", "A-3", "B-1", "B-2", "B-3"]
-    # The same queue can run again at once: deduplication ids are unique per run.
-    again = run_fifo_lanes(sqs, url, groups=1, consumers=1, per_group=2, work=lambda body: 0.0)
-    assert [e.body for e in again.events] == ["A-1", "A-2"]
+    assert {e.group for e in state.events} == {"A", "B"}  # the consumer asked for MessageGroupId
+    # The same queue can run again at once: the deduplication ids are new in every run.
+    _send_in_groups(sqs, url, groups=1, per_group=2)
+    again = run_consumers(_consumer, sqs, url, consumers=1, expected=2)
+    assert [e.body for e in again] == ["A-1", "A-2"]

@@ -11,13 +11,7 @@ from labkit.aws.cloudwatch import DepthPublisher, publish_queue_depth, wait_for_
 from labkit.aws.sqs import depth, peek_all, queue_name
 from labkit.aws.tally import Tally
 from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event, out_of_order, run_consumers, seq_of
-from labkit.lessons.l04_sqs_standard_vs_fifo.throughput import (
-    ACTIONS,
-    Throughput,
-    measure_throughput,
-    throughput_chart,
-    throughput_table,
-)
+from labkit.lessons.l04_sqs_standard_vs_fifo.throughput import ACTIONS, Throughput, throughput_chart, throughput_table
 from labkit.lessons.l05_dead_letter_queues.retries import Attempt, retry_chart
 
 
@@ -103,16 +97,40 @@ def test_tally_follows_a_redrive_by_hand_it_is_told_about(sqs):
     assert report.ok and report.processed == 3 and report.processed_twice == 0
 
 
-def test_run_consumers_handles_each_message_once(sqs):
+def _notebook_consumer(sqs, queue_url, log):
+    """Lesson 04's consumer cell: receive → work → record → delete, while the log says so."""
+    while log.running:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1).get("Messages", [])
+        for m in got:
+            started = log.clock()
+            time.sleep(0.01)
+            log.record(m, started)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_run_consumers_runs_the_notebooks_consumer_once_per_thread(sqs):
     url = _queue(sqs, "jobs")
     tally = Tally()
     for i in range(1, 9):
         tally.sent(sqs.send_message(QueueUrl=url, MessageBody=f"job-{i}"), f"job-{i}")
-    events = run_consumers(sqs, url, consumers=3, expected=8, work=lambda body: 0.01, tally=tally)
+    events = run_consumers(_notebook_consumer, sqs, url, consumers=3, expected=8, tally=tally)
     assert sorted(e.seq for e in events) == list(range(1, 9))
     assert [e.end for e in events] == sorted(e.end for e in events)
-    assert all(e.group == "queue" and e.end >= e.start for e in events)
+    assert all(e.group == "queue" and e.end >= e.start and e.consumer in (1, 2, 3) for e in events)
     assert tally.reconcile(sqs, {"jobs": url}).processed == 8
+
+
+def test_run_consumers_raises_a_consumers_error_and_stops_at_its_deadline(sqs):
+    url = _queue(sqs, "jobs")
+
+    def broken(sqs, queue_url, log):
+        raise KeyError("MessageGroupId")
+
+    with pytest.raises(KeyError, match="MessageGroupId"):
+        run_consumers(broken, sqs, url, consumers=2, expected=1)
+    t = time.monotonic()
+    assert run_consumers(_notebook_consumer, sqs, url, consumers=2, expected=1, timeout=0.5) == []
+    assert time.monotonic() - t < 3  # log.running turned False at the deadline, though nothing came
 
 
 def test_out_of_order_is_per_group():
@@ -124,19 +142,19 @@ def test_out_of_order_is_per_group():
     assert seq_of("order-12") == 12 and seq_of("no number") == -1
 
 
-@pytest.mark.parametrize("fifo", [False, True])
-def test_measure_throughput_moves_every_message(sqs, fifo):
-    url = _queue(sqs, "bench.fifo", FifoQueue="true") if fifo else _queue(sqs, "bench")
-    tally = Tally()
-    single = measure_throughput(sqs, url, 12, batch=False, tally=tally)
-    batched = measure_throughput(sqs, url, 25, batch=True, tally=tally)
-    assert (single.queue, single.mode) == ("FIFO" if fifo else "standard", "single")
-    assert batched.mode == "batch of 10" and batched.calls["send"] == 3 and single.calls["send"] == 12
-    assert all(single.rate(a) > 0 for a in ACTIONS)
-    assert depth(sqs, url) == (0, 0)
-    report = tally.reconcile(sqs, {"bench": url})
-    assert report.ok and report.processed == report.distinct == 37
-    table = throughput_table([single, batched])
+def test_throughput_adds_up_the_time_of_each_timed_call():
+    result = Throughput("standard", "batch of 10", 25)
+    assert result.seconds == dict.fromkeys(ACTIONS, 0.0)
+    for _ in range(2):
+        with result.timing("send"):
+            time.sleep(0.02)
+    assert 0.04 <= result.seconds["send"] < 0.5 and result.seconds["receive"] == 0.0
+    assert result.calls["send"] == 3 and result.rate("send") == pytest.approx(25 / result.seconds["send"])
+    assert result.rate("delete") == float("inf")  # never timed
+    with pytest.raises(ValueError, match="send, receive, delete"), result.timing("purge"):
+        pass
+    single = Throughput("standard", "single", 25, dict.fromkeys(ACTIONS, 1.0))
+    table = throughput_table([single, result])
     assert "batch/single" in table and table.count("\n") == 3
 
 

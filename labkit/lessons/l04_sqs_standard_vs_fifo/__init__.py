@@ -1,32 +1,31 @@
-"""Lesson 04 · SQS standard vs FIFO: consumer threads that record what they saw, throughput, the FIFO lanes
-widget, and the checks.
+"""Lesson 04 · SQS standard vs FIFO: running the notebook's consumer in threads, throughput timing, the FIFO
+lanes widget, the checks and the end-of-lesson questions.
 
 A notebook imports what it uses from here: ``from labkit.lessons.l04_sqs_standard_vs_fifo import checks, ...``.
+The notebook's cells make every SQS call the lesson teaches; nothing here sends, receives or deletes.
 """
 
 from labkit.lessons.l04_sqs_standard_vs_fifo import checks
-from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event, out_of_order, run_consumers, seq_of
+from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import ConsumerLog, Event, out_of_order, run_consumers, seq_of
 from labkit.lessons.l04_sqs_standard_vs_fifo.fifo_lanes import (
-    GROUP_NAMES,
     FifoLanesView,
     LanesState,
     draw,
     image,
     png,
-    run_fifo_lanes,
     work_time,
 )
+from labkit.lessons.l04_sqs_standard_vs_fifo.questions import QUESTIONS as questions
 from labkit.lessons.l04_sqs_standard_vs_fifo.throughput import (
     ACTIONS,
     Throughput,
-    measure_throughput,
     throughput_chart,
     throughput_table,
 )
 
 __all__ = [
     "ACTIONS",
-    "GROUP_NAMES",
+    "ConsumerLog",
     "Event",
     "FifoLanesView",
     "LanesState",
@@ -34,11 +33,10 @@ __all__ = [
     "checks",
     "draw",
     "image",
-    "measure_throughput",
     "out_of_order",
     "png",
+    "questions",
     "run_consumers",
-    "run_fifo_lanes",
     "seq_of",
     "throughput_chart",
     "throughput_table",

@@ -1,4 +1,10 @@
-"""Lesson 04's consumer threads: each records what it received, so ordering and duplicates can be shown."""
+"""Lesson 04's consumer threads: the learner writes the consumer, labkit runs copies of it and keeps the record.
+
+The notebook defines ``consumer(sqs, queue_url, log)`` (receive → work → ``log.record`` → delete, while
+``log.running``); :func:`run_consumers` starts N threads that each call it with a :class:`ConsumerLog` of
+their own, and returns what they recorded as :class:`Event`s, for the lanes chart and the questions a
+learner asks of a run (in order? how parallel?). labkit sends, receives and deletes nothing here.
+"""
 
 from __future__ import annotations
 
@@ -33,74 +39,97 @@ def seq_of(body: str) -> int:
     return int(m.group(1)) if m else -1
 
 
+class _Run:
+    """What the consumers of one run share: the clock, the events so far, and when to stop."""
+
+    def __init__(self, expected: int, timeout: float, tally: Tally | None) -> None:
+        self.expected = expected
+        self.tally = tally
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + timeout
+        self.events: list[Event] = []
+        self.lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        with self.lock:
+            return len(self.events) < self.expected and time.monotonic() < self.deadline
+
+
+class ConsumerLog:
+    """The notebook's consumer writes here what it processed; one log per consumer thread.
+
+    ``running`` is True until every expected message has been recorded (or the run's time is up):
+    loop ``while log.running``. ``clock()`` is seconds since the run began; ``record(message, started)``
+    notes that this consumer processed ``message`` (a dict from ``receive_message``) between ``started``
+    and now, and counts it in the lesson's tally.
+    """
+
+    def __init__(self, run: _Run, consumer: int) -> None:
+        self._run = run
+        self.consumer = consumer
+
+    @property
+    def running(self) -> bool:
+        return self._run.running
+
+    def clock(self) -> float:
+        return time.monotonic() - self._run.t0
+
+    def record(self, message: dict, started: float) -> Event:
+        attrs = message.get("Attributes", {})
+        event = Event(
+            consumer=self.consumer,
+            body=message["Body"],
+            group=attrs.get("MessageGroupId", "queue"),
+            seq=seq_of(message["Body"]),
+            start=started,
+            end=self.clock(),
+            receive_count=int(attrs.get("ApproximateReceiveCount", 1)),
+            message_id=message.get("MessageId", ""),
+        )
+        if self._run.tally is not None:
+            self._run.tally.done(message)
+        with self._run.lock:
+            self._run.events.append(event)
+        return event
+
+
 def run_consumers(
+    consumer: Callable[..., object],
     sqs,
     queue_url: str,
     *,
     consumers: int,
     expected: int,
-    work: Callable[[str], float] = lambda body: 0.05,
     tally: Tally | None = None,
-    visibility_timeout: int = 20,
     timeout: float = 30.0,
 ) -> list[Event]:
-    """Start ``consumers`` threads that receive one message at a time, "work" on it, and delete it.
+    """Run ``consumer(sqs, queue_url, log)`` in ``consumers`` threads at once; return what they recorded.
 
-    Each consumer: ``receive_message(MaxNumberOfMessages=1)`` → sleep ``work(body)`` seconds →
-    ``delete_message``. They stop once ``expected`` messages were handled (or after ``timeout``).
-    Returns the events in the order they finished.
+    Each thread gets its own :class:`ConsumerLog`; ``log.running`` turns False once ``expected``
+    messages were recorded (or after ``timeout`` seconds), so a consumer that loops ``while log.running``
+    returns then. An error in a consumer is raised here, in the caller's thread. Returns the events in
+    the order they finished.
     """
-    events: list[Event] = []
-    lock = threading.Lock()
-    t0 = time.monotonic()
-    deadline = t0 + timeout
+    run = _Run(expected, timeout, tally)
     errors: list[BaseException] = []
 
-    def consumer(number: int) -> None:
+    def work(number: int) -> None:
         try:
-            while time.monotonic() < deadline:
-                with lock:
-                    if len(events) >= expected:
-                        return
-                got = sqs.receive_message(
-                    QueueUrl=queue_url,
-                    MaxNumberOfMessages=1,
-                    VisibilityTimeout=visibility_timeout,
-                    MessageSystemAttributeNames=["MessageGroupId", "ApproximateReceiveCount"],
-                ).get("Messages", [])
-                if not got:
-                    time.sleep(0.02)
-                    continue
-                m = got[0]
-                start = time.monotonic() - t0
-                time.sleep(work(m["Body"]))
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-                attrs = m.get("Attributes", {})
-                event = Event(
-                    consumer=number,
-                    body=m["Body"],
-                    group=attrs.get("MessageGroupId", "queue"),
-                    seq=seq_of(m["Body"]),
-                    start=start,
-                    end=time.monotonic() - t0,
-                    receive_count=int(attrs.get("ApproximateReceiveCount", 1)),
-                    message_id=m["MessageId"],
-                )
-                if tally is not None:
-                    tally.done(m)
-                with lock:
-                    events.append(event)
+            consumer(sqs, queue_url, ConsumerLog(run, number))
         except BaseException as err:  # surfaced below, in the caller's thread
             errors.append(err)
 
-    threads = [threading.Thread(target=consumer, args=(n,), daemon=True) for n in range(1, consumers + 1)]
+    threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(1, consumers + 1)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout + 5)
+        t.join(max(run.deadline - time.monotonic(), 0) + 25)  # + a long poll of up to 20 s in progress
     if errors:
         raise errors[0]
-    return sorted(events, key=lambda e: e.end)
+    with run.lock:
+        return sorted(run.events, key=lambda e: e.end)
 
 
 def out_of_order(events: Iterable[Event]) -> list[Event]:

@@ -3,24 +3,21 @@
 ``LanesState`` is the plain state (events from a run, no widget code) with the questions a
 learner asks of it: is every group in send order? did groups run in parallel? which consumer did
 what? ``draw`` turns it into a matplotlib figure; ``FifoLanesView`` puts sliders (groups,
-consumers) over it and re-runs the experiment when they change. ``run_fifo_lanes`` is the
-experiment: a FIFO queue, N groups, M consumer threads, on the real backend.
+consumers) over it and re-runs the experiment when they change. The experiment is the notebook's
+own function (its sends, and its consumer run in threads by ``run_consumers``): nothing here
+touches a queue.
 """
 
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import botocore.exceptions
 
 from labkit.aws.errors import error_code
-from labkit.aws.tally import Tally
-from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event, out_of_order, run_consumers
-
-GROUP_NAMES = "ABCDEFGH"
+from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event, out_of_order, seq_of
 
 
 @dataclass
@@ -148,39 +145,7 @@ def image(state: LanesState):
 
 def work_time(body: str) -> float:
     """Simulated processing time: 40–160 ms, varying by message so consumers finish at different times."""
-    from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import seq_of
-
     return 0.04 + ((seq_of(body) * 7 + sum(map(ord, body))) % 5) * 0.03
-
-
-def run_fifo_lanes(
-    sqs,
-    queue_url: str,
-    *,
-    groups: int,
-    consumers: int,
-    per_group: int = 4,
-    tally: Tally | None = None,
-    work: Callable[[str], float] = work_time,
-) -> LanesState:
-    """Send ``per_group`` messages to each of ``groups`` groups, interleaved; ``consumers`` threads drain them.
-
-    Bodies are ``A-1``, ``B-1``, ..., ``A-2``... Deduplication ids are unique per run, so the same
-    queue can be used again at once.
-    """
-    run = f"{time.time_ns():x}"
-    fifo = queue_url.endswith(".fifo")
-    for seq in range(1, per_group + 1):
-        for g in GROUP_NAMES[:groups]:
-            body = f"{g}-{seq}"
-            extra = {"MessageGroupId": g, "MessageDeduplicationId": f"{run}-{body}"} if fifo else {}
-            resp = sqs.send_message(QueueUrl=queue_url, MessageBody=body, **extra)
-            if tally is not None:
-                tally.sent(resp, body)
-    events = run_consumers(
-        sqs, queue_url, consumers=consumers, expected=groups * per_group, work=work, tally=tally, timeout=60
-    )
-    return LanesState(groups, consumers, events, title="FIFO lanes" if fifo else "standard queue")
 
 
 class FifoLanesView:

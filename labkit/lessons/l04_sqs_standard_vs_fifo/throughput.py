@@ -1,21 +1,41 @@
-"""Lesson 04's throughput measurement: single calls vs batches, standard vs FIFO, as a table and a chart."""
+"""Lesson 04's throughput measurement: single calls vs batches, standard vs FIFO, as a table and a chart.
+
+The notebook sends, receives and deletes; :class:`Throughput` only keeps the time each action took.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
-from labkit.aws.tally import Tally
+ACTIONS = ("send", "receive", "delete")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Throughput:
-    """Messages per second for each action, measured with single calls or batches of 10."""
+    """Messages per second for each action, measured with single calls or batches of 10.
+
+    The notebook makes the calls; it wraps each one in ``with result.timing("send"): ...`` (or
+    "receive", "delete"), which adds the seconds the call took to that action.
+    """
 
     queue: str  # "standard" or "FIFO"
     mode: str  # "single" or "batch of 10"
     messages: int
-    seconds: dict[str, float]  # action -> seconds spent
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0.0))  # action -> seconds
+
+    @contextmanager
+    def timing(self, action: str) -> Iterator[None]:
+        """Add the time the ``with`` block takes to ``action``."""
+        if action not in ACTIONS:
+            raise ValueError(f"time one of {', '.join(ACTIONS)}, not {action!r}")
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[action] += time.perf_counter() - t
 
     def rate(self, action: str) -> float:
         return self.messages / self.seconds[action] if self.seconds[action] else float("inf")
@@ -24,68 +44,6 @@ class Throughput:
     def calls(self) -> dict[str, int]:
         per = 1 if self.mode == "single" else 10
         return {a: -(-self.messages // per) for a in self.seconds}
-
-
-ACTIONS = ("send", "receive", "delete")
-
-
-def measure_throughput(
-    sqs, queue_url: str, messages: int, *, batch: bool, tally: Tally | None = None, progress=None
-) -> Throughput:
-    """Send ``messages`` messages, then receive and delete them all, timing each action.
-
-    Single calls: one ``send_message`` / ``receive_message`` / ``delete_message`` per message.
-    Batches: ``send_message_batch`` and ``delete_message_batch`` with 10 entries and
-    ``receive_message(MaxNumberOfMessages=10)``. On a FIFO queue each message gets its own
-    deduplication id and one of 10 message groups. ``progress`` is called with a message count.
-    """
-    fifo = queue_url.endswith(".fifo")
-    run = f"{time.time_ns():x}"
-    spent = dict.fromkeys(ACTIONS, 0.0)
-
-    def extra(i: int) -> dict:
-        return {"MessageGroupId": f"g{i % 10}", "MessageDeduplicationId": f"{run}-{i}"} if fifo else {}
-
-    step = 10 if batch else 1
-    for i in range(0, messages, step):
-        t = time.perf_counter()
-        if batch:
-            entries = [{"Id": str(j), "MessageBody": f"m-{j}", **extra(j)} for j in range(i, min(i + 10, messages))]
-            resp = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-            if resp.get("Failed"):
-                raise RuntimeError(f"send_message_batch failed: {resp['Failed'][0]}")
-        else:
-            resp = sqs.send_message(QueueUrl=queue_url, MessageBody=f"m-{i}", **extra(i))
-        spent["send"] += time.perf_counter() - t
-        if tally is not None:
-            tally.sent(resp)
-        if progress:
-            progress(min(step, messages - i) / 2)
-    received = 0
-    empty = 0
-    while received < messages and empty < 50:
-        t = time.perf_counter()
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10 if batch else 1, VisibilityTimeout=30).get(
-            "Messages", []
-        )
-        spent["receive"] += time.perf_counter() - t
-        if not got:
-            empty += 1
-            continue
-        t = time.perf_counter()
-        if batch:
-            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)]
-            sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
-        else:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=got[0]["ReceiptHandle"])
-        spent["delete"] += time.perf_counter() - t
-        received += len(got)
-        if tally is not None:
-            for m in got:
-                tally.done(m)
-        if progress:
-            progress(len(got) / 2)
-    return Throughput("FIFO" if fifo else "standard", "batch of 10" if batch else "single", messages, spent)
 
 
 def throughput_table(results: list[Throughput]) -> str:
