@@ -15,7 +15,6 @@ import time
 import boto3
 import botocore.exceptions
 
-from labkit.aws.cloudwatch import DepthPublisher
 from labkit.aws.sqs import depth
 from labkit.lessons.l07_scaling_with_cloudwatch.fleet import Fleet
 from labkit.lessons.l07_scaling_with_cloudwatch.history import PressureHistory
@@ -29,7 +28,6 @@ class LiveRun:
         fleet: Fleet,
         *,
         alarms: list[str],
-        publish_metric: bool,
         bridge=None,
         sample_every: float = 0.5,
     ):
@@ -39,19 +37,6 @@ class LiveRun:
         self.bridge = bridge
         self.history = PressureHistory()
         self.sample_every = sample_every
-        self.publisher = (
-            DepthPublisher(
-                boto3.client("cloudwatch"),
-                boto3.client("sqs"),
-                queue_url,
-                namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions=[{"Name": "QueueName", "Value": queue_name}],
-                interval=1.0,
-            )
-            if publish_metric
-            else None
-        )
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
         self._t0 = 0.0
@@ -59,8 +44,6 @@ class LiveRun:
     def start(self) -> LiveRun:
         self._t0 = time.monotonic()
         self.fleet.start()
-        if self.publisher:
-            self.publisher.start()
         if self.bridge:
             self.bridge.start()
         self._sampler = threading.Thread(target=self._sample_loop, daemon=True, name="labkit-sampler")
@@ -73,8 +56,6 @@ class LiveRun:
             self._sampler.join(5)
         if self.bridge:
             self.bridge.stop()
-        if self.publisher:
-            self.publisher.stop()
         self.fleet.stop()
 
     def _sample_loop(self) -> None:
