@@ -33,8 +33,9 @@ import os
 import re
 import sys
 import time
+import traceback
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -59,6 +60,10 @@ ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
 def _stamp(at: float) -> str:
     return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GroupGone(LookupError):
+    """A policy's group no longer exists."""
 
 
 class Fillers:
@@ -89,6 +94,7 @@ class Fillers:
         self._cooldown_until: dict[str, float] = {}  # group → end of its simple-scaling cooldown
         self._warming: dict[str, dict[str, float]] = {}  # group → instance → end of its warmup
         self._below: dict[str, int] = {}  # target tracking policy → evaluations below the target in a row
+        self._logged: set[str] = set()
         self._write_status()  # a fresh status, not the one a process before this one left
 
     # --- the loop ---------------------------------------------------------------------
@@ -98,15 +104,30 @@ class Fillers:
         if now >= self._next_metrics:
             self._next_metrics = now + self.settings.metrics_s
             for step in (self.publish_queue_metrics, self.publish_group_metrics, self.track_targets):
-                with contextlib.suppress(*ERRORS):
+                with self._surviving():
                     step()
             self._write_status()
-        with contextlib.suppress(*ERRORS):
+        with self._surviving():
             self.bridge_alarms()
+
+    @contextlib.contextmanager
+    def _surviving(self) -> Iterator[None]:
+        """Whatever one step meets (a group deleted under it, a server restarting), the process goes on.
+        An API error is routine; anything else is written to the log, once per kind."""
+        try:
+            yield
+        except (*ERRORS, GroupGone):
+            pass
+        except Exception as err:
+            kind = f"{type(err).__name__}: {err}"
+            if kind not in self._logged:
+                self._logged.add(kind)
+                traceback.print_exc()
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> None:
         while not stop():
-            self.tick()
+            with self._surviving():
+                self.tick()
             time.sleep(min(0.25, self.settings.metrics_s))
 
     # --- 1. metrics -------------------------------------------------------------------
@@ -160,7 +181,7 @@ class Fillers:
 
     def _put(self, namespace: str, data: list[dict[str, Any]]) -> None:
         at = datetime.fromtimestamp(self.wall(), timezone.utc)
-        data = [{**datum, "Timestamp": at} for datum in data]
+        data = [{**datum, "Timestamp": at, "StorageResolution": 1} for datum in data]  # per-second data
         for start in range(0, len(data), 500):  # AWS takes up to 1,000 per call
             self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 500])
         self.status.metrics_published += len(data)
@@ -186,7 +207,7 @@ class Fillers:
                 continue
             self._alarm_ran[name] = now
             for group, policy in targets:
-                with contextlib.suppress(*ERRORS):
+                with self._surviving():
                     self.run_policy(alarm, group, policy)
 
     def run_policy(self, alarm: dict[str, Any], group_name: str, policy_name: str) -> int | None:
@@ -245,7 +266,7 @@ class Fillers:
         for policy in found:
             if policy.get("Enabled") is False:
                 continue
-            with contextlib.suppress(*ERRORS):
+            with self._surviving():
                 self.track_target(policy)
 
     def track_target(self, policy: dict[str, Any]) -> int | None:
@@ -308,7 +329,10 @@ class Fillers:
     # --- scaling ----------------------------------------------------------------------
 
     def _group(self, name: str) -> tuple[dict[str, Any], rules.Group]:
-        described = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+        found = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        if not found:  # deleted, while moto still lists its policies (AWS deletes them with the group)
+            raise GroupGone(name)
+        described = found[0]
         now = self.clock()
         warming = {i: t for i, t in self._warming.get(name, {}).items() if t > now}
         self._warming[name] = warming

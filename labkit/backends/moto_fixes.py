@@ -13,6 +13,10 @@ them: a user's request, or, when labkit's backend scales for a policy (``labkit.
 the cause it sends in the ``X-Labkit-Cause`` header ("a monitor alarm ... triggered policy ...").
 Other calls that change capacity (``UpdateAutoScalingGroup``, ``TerminateInstanceInAutoScalingGroup``
 ...) record nothing here. Activities live with their account and region and go with ``/moto-api/reset``.
+
+Also, ``PutScalingPolicy`` answers with the new policy's ``PolicyARN``, as AWS does
+(https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutScalingPolicy.html); moto 5.2.5 names
+the member ``PolicyArn``, so boto3 drops it.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ def apply() -> Callable[[], None]:
 
     original_create = AutoScalingResponse.create_auto_scaling_group
     original_set = AutoScalingResponse.set_desired_capacity
+    original_put = AutoScalingResponse.put_scaling_policy
 
     def create_auto_scaling_group(self: Any) -> Any:
         result = original_create(self)
@@ -100,6 +105,11 @@ def apply() -> Callable[[], None]:
         record(self.autoscaling_backend, name, before, old, cause)
         return result
 
+    def put_scaling_policy(self: Any) -> Any:
+        original_put(self)
+        policy = self.autoscaling_backend.policies[self._get_param("PolicyName")]
+        return ActionResult({"PolicyARN": policy.arn, "Alarms": []})
+
     def describe_scaling_activities(self: Any) -> Any:
         name = self._get_param("AutoScalingGroupName")
         wanted = set(self._get_param("ActivityIds", []))
@@ -113,6 +123,7 @@ def apply() -> Callable[[], None]:
         "create_auto_scaling_group": create_auto_scaling_group,
         "set_desired_capacity": set_desired_capacity,
         "describe_scaling_activities": describe_scaling_activities,
+        "put_scaling_policy": put_scaling_policy,
     }
     originals = {name: getattr(AutoScalingResponse, name) for name in patched}
     for name, method in patched.items():

@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from labkit.backends import fillers, moto_fixes
+from labkit.backends import scaling_rules as rules
 from labkit.backends.fillers import Fillers, Settings
 from labkit.backends.ministack_fixes import ExpressionError, evaluate, metric_math
 
@@ -267,6 +268,40 @@ def test_target_tracking_with_metric_math_out_at_once_in_gradually(filler, clock
     causes = [a["Cause"] for a in autoscaling.describe_scaling_activities(AutoScalingGroupName=group)["Activities"]]
     assert any("target tracking alarm AlarmHigh" in c and "from 1 to 6" in c for c in causes)
     assert any("AlarmLow" in c and "from 6 to 1" in c for c in causes)
+
+
+def test_a_policy_whose_group_is_gone_does_not_stop_the_process(filler, clocks):
+    """moto keeps a deleted group's policies (AWS deletes them with the group): the process must go on."""
+    group = _group("gone")
+    boto3.client("autoscaling").put_scaling_policy(
+        AutoScalingGroupName=group,
+        PolicyName="tt",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingConfiguration={
+            "TargetValue": 1.0,
+            "CustomizedMetricSpecification": {"MetricName": "M", "Namespace": "N"},
+        },
+    )
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="N",
+        MetricData=[{"MetricName": "M", "Value": 50, "Timestamp": datetime.fromtimestamp(clocks.wall(), timezone.utc)}],
+    )
+    autoscaling = boto3.client("autoscaling")
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=group, ForceDelete=True)
+    assert [p["PolicyName"] for p in autoscaling.describe_policies()["ScalingPolicies"]] == ["tt"]  # still listed
+    filler.tick()  # raises nothing
+    clocks.advance(1)
+    filler.tick()
+    assert filler.status.actions == []
+
+
+def test_put_scaling_policy_answers_with_the_policy_arn(aws):
+    """AWS's PutScalingPolicy returns PolicyARN (moto alone names it PolicyArn, which boto3 drops)."""
+    group = _group("answered")
+    arn = boto3.client("autoscaling").put_scaling_policy(
+        AutoScalingGroupName=group, PolicyName="out", AdjustmentType="ChangeInCapacity", ScalingAdjustment=1
+    )["PolicyARN"]
+    assert rules.policy_from_arn(arn) == (group, "out")
 
 
 def test_metric_math_point_by_point():
