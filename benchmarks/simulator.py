@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from labkit.lessons.l07_scaling_with_cloudwatch.sim import SimConfig, StepRule, TargetTrackingRule, simulate
+from labkit.lessons.l07_scaling_with_cloudwatch.sim import SimConfig, SimpleRule, StepRule, TargetTrackingRule, simulate
 from labkit.lessons.l07_scaling_with_cloudwatch.simulator import DayChart, SimulatorState
 
 RUNS = 7
@@ -26,7 +26,7 @@ def best_and_median(func) -> tuple[float, float]:
 def main() -> None:
     rows = []
     for pattern in ("steady", "spike", "daily"):
-        for rule in (StepRule(), TargetTrackingRule()):
+        for rule in (SimpleRule(), StepRule(), TargetTrackingRule()):
             config = SimConfig(rule=rule, pattern=pattern)
             _, median = best_and_median(lambda config=config: simulate(config))
             rows.append(

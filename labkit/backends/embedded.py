@@ -1,17 +1,17 @@
-"""The embedded backend: MiniStack and a moto server on 127.0.0.1, shared by every kernel.
+"""The embedded backend: MiniStack, a moto server (on 127.0.0.1) and labkit's fillers, shared by every kernel.
 
 Lifecycle, all under one file lock in ``LABKIT_HOME``:
 
 - ``ensure_running()`` reuses the servers named in the state file when both
   answer; otherwise it stops whatever is left of them (a stale or crashed run),
-  checks the ports, starts both servers in parallel and waits until they answer.
-- ``stop()`` stops both (``labkit down``); ``reset()`` wipes their state.
+  checks the ports, starts both servers in parallel, waits until they answer, then starts the fillers.
+- ``stop()`` stops all three (``labkit down``); ``reset()`` wipes the servers' state.
 
 Spawning, health checks and stopping are ``labkit.backends.servers``'s (shared with the
-classroom and lesson 11's enforcing server); this module keeps the embedded backend's own
-part: its two command lines, its state file and its messages. The servers are started in
-their own session, so they outlive the kernel that started them and are stopped only by
-``labkit down``.
+classroom and lesson 11's enforcing server); this module keeps the embedded backend's own part:
+its command lines (labkit's launchers, ``*_fixes.py``), its state file and its messages. The servers
+are started in their own session, so they outlive the kernel that started them and are stopped
+only by ``labkit down``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import subprocess
 import time
 import urllib.request
@@ -27,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labkit import config
-from labkit.backends import classroom_join, rules, servers
+from labkit.backends import classroom_join, fillers_config, rules, servers
 from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport, service_names
 from labkit.backends.servers import installed_versions, port_is_free, reap, server_python
 from labkit.backends.services import SERVICES, moto_endpoint_envs
@@ -53,10 +54,12 @@ __all__ = [
     "stop",
 ]
 
+HERE = Path(__file__).resolve().parent
+# Each server runs through a launcher of labkit's that fixes what the course relies on (see each file).
+LAUNCHERS = {"ministack": HERE / "ministack_fixes.py", "moto": HERE / "moto_fixes.py"}
 STATE_FILE = "embedded.json"
 LOCK_FILE = "embedded.lock"
 START_TIMEOUT = 20.0
-VALIDATING = Path(__file__).with_name("validating.py")  # run by path: labkit is not in the servers' venv
 _reap = reap  # the name the lifecycle tests use
 
 
@@ -80,10 +83,16 @@ class State:
     ministack: Server
     moto: Server
     started_at: float
+    fillers: Server | None = None  # labkit's fillers process (no port): AWS/SQS metrics, alarm → Auto Scaling
 
     @property
     def servers(self) -> tuple[Server, Server]:
         return (self.ministack, self.moto)
+
+    @property
+    def processes(self) -> list[Server]:
+        """Every process of this backend: the two servers and the fillers."""
+        return [*self.servers, *([self.fillers] if self.fillers else [])]
 
 
 # --- state file -------------------------------------------------------------------
@@ -96,7 +105,8 @@ def _state_path() -> Path:
 def read_state() -> State | None:
     try:
         raw = json.loads(_state_path().read_text())
-        return State(Server(**raw["ministack"]), Server(**raw["moto"]), raw["started_at"])
+        fillers = Server(**raw["fillers"]) if raw.get("fillers") else None
+        return State(Server(**raw["ministack"]), Server(**raw["moto"]), raw["started_at"], fillers)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -118,9 +128,13 @@ def locked() -> Iterator[None]:
 # --- processes and health -------------------------------------------------------------
 
 
+def _marker(server: Server) -> str:
+    return LAUNCHERS[server.name].name if server.name in LAUNCHERS else fillers_config.MODULE
+
+
 def is_alive(server: Server) -> bool:
     """True if the recorded pid is still one of our server processes (not a reused pid)."""
-    return servers.is_alive(server.pid, "ministack" if server.name == "ministack" else "moto_server")
+    return servers.is_alive(server.pid, _marker(server))
 
 
 def answers(server: Server, timeout: float = 1.0) -> bool:
@@ -152,10 +166,10 @@ def _choose_port(wanted: int, variable: str) -> int:
 
 
 def _spawn(python: Path, name: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    if name == "ministack":  # behind labkit's validating layer: AWS's rules for names, limits, FIFO
-        cmd, env = [str(python), str(VALIDATING), "ministack"], servers.ministack_env(servers.LOOPBACK, port)
+    if name == "ministack":
+        cmd, env = [str(python), str(LAUNCHERS[name])], servers.ministack_env(servers.LOOPBACK, port)
     else:
-        cmd, env = [str(python.parent / "moto_server"), "-H", servers.LOOPBACK, "-p", str(port)], {}
+        cmd, env = [str(python), str(LAUNCHERS[name]), "-H", servers.LOOPBACK, "-p", str(port)], {}
     return servers.spawn(cmd, env, log, config.home())
 
 
@@ -189,8 +203,16 @@ def _start() -> State:
         stop=lambda: _terminate(made.values()),
     )
     state = State(made["ministack"], made["moto"], time.time())
+    state.fillers = _start_fillers(state)
     _write_state(state)
     return state
+
+
+def _start_fillers(state: State) -> Server:
+    """Start labkit's fillers (``labkit.backends.fillers``): labkit's Python, the servers' endpoints."""
+    env = fillers_config.process_env(endpoints(state), DUMMY_CREDENTIALS, config.region(), config.home(), os.environ)
+    process = servers.spawn(fillers_config.command(), env, config.home() / "fillers.log", config.home())
+    return Server("fillers", process.pid, 0, "labkit")
 
 
 # --- public lifecycle -------------------------------------------------------------
@@ -201,9 +223,12 @@ def ensure_running() -> tuple[State, bool]:
     with locked():
         state = read_state()
         if state is not None and healthy(state):
+            if state.fillers is None or not is_alive(state.fillers):  # the servers are fine: restart only it
+                state.fillers = _start_fillers(state)
+                _write_state(state)
             return state, False
         if state is not None:
-            _terminate(state.servers)
+            _terminate(state.processes)
             _state_path().unlink(missing_ok=True)
         return _start(), True
 
@@ -226,7 +251,7 @@ def stop() -> list[str]:
         state = read_state()
         if state is None:
             return []
-        stopped = _terminate(state.servers)
+        stopped = _terminate(state.processes)
         _state_path().unlink(missing_ok=True)
         return stopped
 
@@ -324,10 +349,9 @@ class Embedded(Emulator):
             server = state.moto if service.moto else state.ministack
             setting = service.endpoint_env if service.moto else "AWS_ENDPOINT_URL"
             lines.append(f"    {service.name:<18} {server.name:<9} {server.url}  ({setting})")
-        lines.append(
-            "  filled in by labkit where the emulator lacks it: AWS/SQS metrics, alarm → Auto Scaling, "
-            "DLQ redrive, ListDeadLetterSourceQueues (see each lesson's 'emulator vs AWS' box)"
-        )
+        running = state.fillers if state.fillers and is_alive(state.fillers) else None
+        lines += fillers_config.status_lines(running.pid if running else None, config.home())
+        lines.append(f"  filled in by labkit where the emulator lacks it: {fillers_config.FILLED}")
         lines.append(
             f"  validation: MiniStack refuses what AWS refuses, with AWS's error code ({len(rules.RULES)} rules: "
             "queue and bucket names, FIFO rules, SQS and Lambda limits; labkit/backends/rules.py)"

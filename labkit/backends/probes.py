@@ -233,7 +233,17 @@ def logs_filter_by_pattern() -> str | None:
             logs.delete_log_group(logGroupName=group)
 
 
+def autoscaling_answers() -> str | None:
+    """None if Auto Scaling answers here (lesson 07 scales a real group); otherwise why not."""
+    try:
+        boto3.client("autoscaling").describe_auto_scaling_groups(MaxRecords=1)
+        return None
+    except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as err:
+        return f"Auto Scaling is not available here: {err}"
+
+
 PROBES: dict[str, Callable[[], str | None]] = {
+    "autoscaling": autoscaling_answers,
     "cloudfront": cloudfront_serves,
     "dynamodb": dynamodb_serves,
     "lambda": lambda_runs,

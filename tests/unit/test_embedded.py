@@ -91,8 +91,8 @@ def test_port_taken_by_another_program(home, monkeypatch):
 
 def test_stop_stops_everything(home):
     state, _ = embedded.ensure_running()
-    assert sorted(embedded.stop()) == ["ministack", "moto"]
-    assert not any(embedded.is_alive(s) for s in state.servers)
+    assert sorted(embedded.stop()) == ["fillers", "ministack", "moto"]
+    assert not any(embedded.is_alive(s) for s in state.processes)
     assert embedded.read_state() is None
     assert embedded.stop() == []
 
@@ -123,13 +123,11 @@ def test_not_installed(home, monkeypatch, tmp_path):
 def test_server_that_exits_while_starting(home, monkeypatch, tmp_path):
     bindir = tmp_path / "fake-venv" / "bin"
     bindir.mkdir(parents=True)
-    # MiniStack runs as `<servers' python> labkit/backends/validating.py ministack`
-    (bindir / "python").write_text("#!/bin/sh\necho 'boom: cannot start'\nexit 3\n")
-    (bindir / "moto_server").write_text(
-        f"#!/bin/sh\nexec {sys.executable} -c 'import time; time.sleep(30)' moto_server\n"
-    )
-    for script in ("python", "moto_server"):
-        (bindir / script).chmod(0o755)
+    (bindir / "python").symlink_to(sys.executable)
+    launchers = {"ministack": tmp_path / "ministack_fixes.py", "moto": tmp_path / "moto_fixes.py"}
+    launchers["ministack"].write_text("print('boom: cannot start')\nraise SystemExit(3)\n")
+    launchers["moto"].write_text("import time\ntime.sleep(30)\n")
+    monkeypatch.setattr(embedded, "LAUNCHERS", launchers)
     monkeypatch.setenv("LABKIT_SERVER_PYTHON", str(bindir / "python"))
     with pytest.raises(BackendFailedToStart, match=r"ministack exited while starting.*boom: cannot start"):
         embedded.ensure_running()

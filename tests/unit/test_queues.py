@@ -7,7 +7,7 @@ import time
 import boto3
 import pytest
 
-from labkit.aws.cloudwatch import DepthPublisher, publish_queue_depth, wait_for_alarm
+from labkit.aws.cloudwatch import wait_for_alarm
 from labkit.aws.sqs import depth, peek_all, queue_name
 from labkit.aws.tally import Tally
 from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event, out_of_order, run_consumers, seq_of
@@ -167,26 +167,6 @@ def test_throughput_chart_marks_aws_fifo_quotas():
     ax = fig.axes[0]
     assert "10× faster" in ax.get_title()
     assert {round(line.get_ydata()[0]) for line in ax.get_lines()} == {300, 3000}
-
-
-def test_publish_queue_depth_puts_the_visible_count(sqs, cloudwatch):
-    url = _queue(sqs, "dlq")
-    for i in range(3):
-        sqs.send_message(QueueUrl=url, MessageBody=str(i))
-    assert publish_queue_depth(cloudwatch, sqs, url, namespace="Labkit/Test", metric_name="Depth") == 3
-    metrics = cloudwatch.list_metrics(Namespace="Labkit/Test")["Metrics"]
-    assert [m["MetricName"] for m in metrics] == ["Depth"]
-
-
-def test_depth_publisher_publishes_until_stopped(sqs, cloudwatch):
-    url = _queue(sqs, "dlq")
-    sqs.send_message(QueueUrl=url, MessageBody="x")
-    with DepthPublisher(cloudwatch, sqs, url, namespace="Labkit/Test", metric_name="Depth", interval=0.05) as pub:
-        time.sleep(0.3)
-    count = len(pub.published)
-    assert count >= 2 and all(value == 1 for _, value in pub.published)
-    time.sleep(0.15)
-    assert len(pub.published) == count
 
 
 def test_wait_for_alarm_returns_when_the_state_is_reached(cloudwatch):

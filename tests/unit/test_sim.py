@@ -1,11 +1,20 @@
-"""The scaling simulator against cases worked out by hand."""
+"""The scaling simulator against cases worked out by hand; each policy kind keeps AWS's rules
+(https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html,
+https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-target-tracking.html)."""
 
 import itertools
 
 import numpy as np
 import pytest
 
-from labkit.lessons.l07_scaling_with_cloudwatch.sim import SimConfig, StepRule, TargetTrackingRule, arrivals, simulate
+from labkit.lessons.l07_scaling_with_cloudwatch.sim import (
+    SimConfig,
+    SimpleRule,
+    StepRule,
+    TargetTrackingRule,
+    arrivals,
+    simulate,
+)
 
 
 def overload(**overrides):
@@ -33,7 +42,7 @@ def test_backlog_grows_by_the_difference_each_second():
     assert result.processed[:3].tolist() == [20, 20, 20]
 
 
-def test_step_rule_fires_in_the_first_period_whose_average_crosses_1000():
+def test_simple_rule_fires_in_the_first_period_whose_average_crosses_1000():
     # period 1 averages 30 × 30.5 − 10 = 905 visible (no action); period 2: 30 × 90.5 − 10 = 2705 → +5
     result = overload()
     assert result.actions[0] == (119, 5, 6)
@@ -76,20 +85,41 @@ def test_every_message_is_accounted_for():
     assert result.arrived.sum() == pytest.approx(result.processed.sum() + left)
 
 
-def test_rules():
-    step = StepRule()
-    assert (step.change(1001, 0, 1), step.change(1000, 0, 1), step.change(99, 0, 1), step.change(500, 0, 1)) == (
-        5,
-        0,
-        -1,
-        0,
-    )
+def test_simple_rule():
+    simple = SimpleRule()
+    assert [simple.change(v, 0, 1) for v in (1001, 1000, 99, 500)] == [5, 0, -1, 0]
     # visible alone says "remove"; counting in-flight messages says "keep"
-    assert step.change(50, 200, 4) == -1 and StepRule(metric="backlog").change(50, 200, 4) == 0
-    target = TargetTrackingRule(backlog_per_instance=1000)
-    assert target.change(5000, 0, 2) == 3  # out in one step
-    assert target.change(0, 0, 5) == -1  # in gradually
-    assert target.change(1500, 500, 2) == 0
+    assert simple.change(50, 200, 4) == -1 and SimpleRule(metric="backlog").change(50, 200, 4) == 0
+
+
+def test_step_rule_picks_the_step_and_counts_only_booted_instances():
+    step = StepRule(high=1000, low=100, out_steps=((0, 2000, 5), (2000, None, 8)), in_steps=((None, 0, -2),))
+    assert step.target(1500, 0, desired=1, current=1, booting=0) == 6  # 500 above: +5
+    assert step.target(3500, 0, desired=1, current=1, booting=0) == 9  # 2,500 above: +8
+    assert step.target(1500, 0, desired=6, current=1, booting=5) == 6  # same step while 5 boot: nothing more
+    assert step.target(3500, 0, desired=6, current=1, booting=5) == 9  # larger breach: only the difference
+    assert step.target(50, 0, desired=6, current=6, booting=0) == 4
+    assert step.target(50, 0, desired=6, current=1, booting=5) == 6  # no scale-in while a scale-out boots
+
+
+def test_step_rule_has_no_cooldown():
+    # 50 msg/s against 20 per instance: a simple rule acts once per 300 s cooldown, a step rule (+1 per
+    # breach) every period its alarm still breaches, until the fleet keeps up.
+    simple = overload(cooldown_s=300, duration_s=900, max_size=50)
+    step = overload(rule=StepRule(out_steps=((0, None, 1),)), cooldown_s=300, duration_s=900, max_size=50)
+    assert [t for t, _, _ in simple.actions] == [119, 419, 719]
+    assert [(t, new) for t, _, new in step.actions[:4]] == [(119, 2), (179, 3), (239, 4), (299, 5)]
+
+
+def test_target_tracking_out_at_once_in_after_calm_periods():
+    target = TargetTrackingRule(backlog_per_instance=1000, scale_in_after=3)
+    assert target.target(5000, 0, desired=2, current=2, booting=0) == 5  # out in one step: 2 × 2,500 / 1,000
+    assert target.target(5000, 0, desired=5, current=2, booting=3) == 5  # booting instances do not count
+    calm = [(100, 0)] * 3
+    assert target.target(100, 0, desired=5, current=5, booting=0, history=calm[:2]) == 5  # not calm long enough
+    assert target.target(100, 0, desired=5, current=5, booting=0, history=calm) == 1  # in, rounding up what stays
+    assert target.target(2100, 0, desired=5, current=5, booting=0, history=[(2100, 0)] * 3) == 3
+    assert TargetTrackingRule(metric="backlog").target(0, 5000, desired=1, current=1, booting=0) == 5
 
 
 def test_arrival_patterns():

@@ -21,7 +21,7 @@ import pytest
 from labkit.aws.lambdas import wait_active, zip_source
 from labkit.course.checks import Status
 from labkit.course.exercises import all_exercises
-from labkit.lessons.l07_scaling_with_cloudwatch.sim import StepRule
+from labkit.lessons.l07_scaling_with_cloudwatch.sim import SimpleRule
 
 Case = tuple[tuple, dict, str]
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -249,11 +249,11 @@ def wrong_06_1(moto_env) -> Case:
 
 def wrong_07_1() -> Case:
     """The starting rule, untuned: on the spike day the queue waits far too long."""
-    return (StepRule(high=1000, scale_out=5, low=100, scale_in=1), 300), {}, "(goal: under 3); add more instances"
+    return (SimpleRule(high=1000, scale_out=5, low=100, scale_in=1), 300), {}, "(goal: under 3); add more instances"
 
 
 def wrong_07_2(moto_env, make_scaling_group) -> Case:
-    """A step policy with a single step (+5 from 0 up): the +8 step beyond 2000 is missing."""
+    """The right step policy, but no alarm runs it: the high alarm still names the old policy."""
     group = f"labkit-07-consumers-{_suffix()}"
     make_scaling_group(group, max_size=20)
     boto3.client("autoscaling").put_scaling_policy(
@@ -261,9 +261,33 @@ def wrong_07_2(moto_env, make_scaling_group) -> Case:
         PolicyName="scale-out-steps",
         PolicyType="StepScaling",
         AdjustmentType="ChangeInCapacity",
-        StepAdjustments=[{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 5}],
+        StepAdjustments=[
+            {"MetricIntervalLowerBound": 0.0, "MetricIntervalUpperBound": 2000.0, "ScalingAdjustment": 5},
+            {"MetricIntervalLowerBound": 2000.0, "ScalingAdjustment": 8},
+        ],
     )
-    return (group, "scale-out-steps"), {}, "the steps are [(0.0, None, 5)]; expected"
+    return (group, "scale-out-steps"), {}, "no alarm runs scale-out-steps yet: put_metric_alarm the high alarm again"
+
+
+def wrong_07_3(moto_env) -> Case:
+    """A consumer that survives a failing message but deletes it anyway, with the rest of its batch."""
+
+    def deletes_everything(queue_url, handle, keep_going):
+        sqs = boto3.client("sqs")
+        while keep_going():
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            )
+            for message in messages:
+                try:
+                    handle(message)
+                except ValueError:
+                    continue  # survives the failure... but the batch delete below takes this message too
+            if messages:
+                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+                sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+
+    return (deletes_everything,), {}, "the messages whose handle failed were deleted too"
 
 
 # ----------------------------------------------------------------------------- 08 SQS triggers Lambda
@@ -463,6 +487,7 @@ WRONG: dict[str, Callable[..., Case]] = {
     "06.1": wrong_06_1,
     "07.1": wrong_07_1,
     "07.2": wrong_07_2,
+    "07.3": wrong_07_3,
     "08.1": wrong_08_1,
     "08.2": wrong_08_2,
     "09.1": wrong_09_1,

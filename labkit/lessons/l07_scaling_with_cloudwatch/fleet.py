@@ -1,54 +1,48 @@
-"""Queue consumers, one per InService instance of an Auto Scaling group.
+"""Run the lesson's consumer once per InService instance of an Auto Scaling group.
 
-On AWS each instance would run the consumer itself (from its user data or an
-image). On emulators an EC2 instance is only a record, so the consumer that
-"runs on" each instance is a worker thread here: the fleet watches the group,
-starts a worker for every instance that comes into service (after a simulated
-boot time), and lets a worker finish its current batch and stop when its
-instance leaves. Each worker long-polls the queue, takes up to 10 messages,
-spends ``seconds_per_message`` on each, deletes them, and records them in the
-tally, so every message can be accounted for at the end.
+On AWS each instance runs the consumer itself (from its user data or its image). On the
+emulators an EC2 instance is a record, not a machine, so here each InService instance's
+consumer is a thread in the notebook's kernel, running the function the lesson wrote:
+``consumer(queue_url, handle, keep_going)``. The fleet watches the group, starts a thread
+for every instance that comes into service (after ``boot_s``, its "boot"), and when an
+instance leaves the group makes its ``keep_going()`` answer False, so the consumer finishes
+the batch in hand and returns. The AWS calls (receive, delete) are the consumer's, not the
+fleet's.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import boto3
 import botocore.exceptions
 
-from labkit.lessons.l07_scaling_with_cloudwatch.groups import ManagedGroup, SelfRunGroup, as_group
+Consumer = Callable[[str, Callable[[dict], None], Callable[[], bool]], None]
+
+
+def in_service(autoscaling, group: str) -> list[str]:
+    """The group's InService instance ids."""
+    found = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    return sorted(
+        i["InstanceId"] for i in (found[0]["Instances"] if found else []) if i["LifecycleState"] == "InService"
+    )
 
 
 class Fleet:
-    def __init__(
-        self,
-        group: str | ManagedGroup | SelfRunGroup,
-        queue_url: str,
-        tally,
-        *,
-        seconds_per_message: float = 0.02,
-        boot_s: float = 2.0,
-        visibility_timeout: int = 30,
-    ):
-        self.group = as_group(group)
+    def __init__(self, group: str, queue_url: str, consumer: Consumer, handle: Callable[[dict], None], *, boot_s=2.0):
+        self.group = group
         self.queue_url = queue_url
-        self.tally = tally
-        self.seconds_per_message = seconds_per_message
+        self.consumer = consumer
+        self.handle = handle
         self.boot_s = boot_s
-        self.visibility_timeout = visibility_timeout
-        self.booting: dict[str, float] = {}  # instance id → when it takes work
-        self.workers: dict[str, threading.Event] = {}  # instance id → its stop signal
-        self.processed = 0
+        self.booting: dict[str, float] = {}  # instance id → when its consumer starts
+        self.workers: dict[str, threading.Event] = {}  # instance id → set when the instance has left
+        self.errors: list[str] = []  # what a consumer raised, if one did
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-
-    @property
-    def per_instance_rate(self) -> float:
-        """Messages one worker clears per second, ignoring the time the API calls take."""
-        return 1 / self.seconds_per_message
 
     def start(self) -> Fleet:
         thread = threading.Thread(target=self._supervise, daemon=True, name="labkit-fleet")
@@ -58,20 +52,21 @@ class Fleet:
 
     def stop(self) -> None:
         self._stop.set()
-        for signal in list(self.workers.values()):
-            signal.set()
+        for left in list(self.workers.values()):
+            left.set()
         for thread in self._threads:
             thread.join(5)
 
     def counts(self) -> tuple[int, int]:
-        """(instances working, instances still booting)."""
+        """(instances whose consumer runs, instances still booting)."""
         with self._lock:
             return len(self.workers), len(self.booting)
 
     def _supervise(self) -> None:
+        autoscaling = boto3.client("autoscaling")
         while not self._stop.is_set():
             try:
-                current = set(self.group.in_service())
+                current = set(in_service(autoscaling, self.group))
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
                 current = set(self.workers) | set(self.booting)
             now = time.monotonic()
@@ -85,38 +80,21 @@ class Fleet:
                         del self.booting[instance]
                         self._start_worker(instance)
                 for instance in set(self.workers) - current:
-                    self.workers.pop(instance).set()  # finish the batch in hand, then stop
+                    self.workers.pop(instance).set()  # its consumer finishes the batch in hand, then returns
             self._stop.wait(0.25)
 
     def _start_worker(self, instance: str) -> None:
-        signal = threading.Event()
-        self.workers[instance] = signal
-        thread = threading.Thread(target=self._work, args=(signal,), daemon=True, name=f"labkit-worker-{instance}")
+        left = threading.Event()
+        self.workers[instance] = left
+        thread = threading.Thread(target=self._run, args=(left,), daemon=True, name=f"labkit-consumer-{instance}")
         thread.start()
         self._threads.append(thread)
 
-    def _work(self, signal: threading.Event) -> None:
-        sqs = boto3.client("sqs")
-        while not signal.is_set():
-            try:
-                messages = sqs.receive_message(
-                    QueueUrl=self.queue_url,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=1,
-                    VisibilityTimeout=self.visibility_timeout,
-                ).get("Messages", [])
-                if not messages:
-                    continue
-                time.sleep(self.seconds_per_message * len(messages))
-                result = sqs.delete_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-                )
-                # A message whose delete failed comes back after the visibility timeout: not done yet.
-                deleted = [messages[int(entry["Id"])] for entry in result.get("Successful", [])]
-                for message in deleted:
-                    self.tally.done(message)
-                with self._lock:
-                    self.processed += len(deleted)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
-                signal.wait(0.5)
+    def _run(self, left: threading.Event) -> None:
+        def keep_going() -> bool:
+            return not left.is_set() and not self._stop.is_set()
+
+        try:
+            self.consumer(self.queue_url, self.handle, keep_going)
+        except Exception as err:  # a learner's consumer may fail: say so instead of dying silently
+            self.errors.append(f"{type(err).__name__}: {err}")

@@ -1,32 +1,34 @@
-"""What a live scaling run looked like, sampled twice a second (a plain state object, no widgets)."""
+"""What a live scaling run looked like, sampled twice a second (a plain state object, no widgets).
+
+The queue and group numbers are CloudWatch's (the AWS/SQS and AWS/AutoScaling metrics, read with
+``get_metric_data``); ``working`` and ``booting`` are the fleet's consumers in this kernel.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+SERIES = ("t", "visible", "in_flight", "desired", "in_service", "working", "booting", "processed")
+
 
 @dataclass
 class PressureHistory:
-    """Time series of the queue as a pressure gauge: depth, fleet size and alarm states."""
+    """Time series of the queue as a pressure gauge: depth, fleet size, consumers at work."""
 
     t: list[float] = field(default_factory=list)
-    visible: list[int] = field(default_factory=list)
-    in_flight: list[int] = field(default_factory=list)
-    working: list[int] = field(default_factory=list)  # instances with a consumer running
+    visible: list[float] = field(default_factory=list)  # AWS/SQS ApproximateNumberOfMessagesVisible
+    in_flight: list[float] = field(default_factory=list)  # AWS/SQS ApproximateNumberOfMessagesNotVisible
+    desired: list[float] = field(default_factory=list)  # AWS/AutoScaling GroupDesiredCapacity
+    in_service: list[float] = field(default_factory=list)  # AWS/AutoScaling GroupInServiceInstances
+    working: list[int] = field(default_factory=list)  # instances whose consumer runs
     booting: list[int] = field(default_factory=list)
-    desired: list[int] = field(default_factory=list)
-    alarms: list[dict[str, str]] = field(default_factory=list)  # alarm name → state, per sample
     processed: list[int] = field(default_factory=list)
 
-    def add(self, t, visible, in_flight, working, booting, desired, alarms, processed) -> None:
-        self.t.append(t)
-        self.visible.append(visible)
-        self.in_flight.append(in_flight)
-        self.working.append(working)
-        self.booting.append(booting)
-        self.desired.append(desired)
-        self.alarms.append(dict(alarms))
-        self.processed.append(processed)
+    def add(self, t, visible, in_flight, desired, in_service, working, booting, processed) -> None:
+        for name, value in zip(
+            SERIES, (t, visible, in_flight, desired, in_service, working, booting, processed), strict=True
+        ):
+            getattr(self, name).append(value)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -34,19 +36,20 @@ class PressureHistory:
     def snapshot(self) -> PressureHistory:
         """A copy with every series the same length: the samples ``add`` has finished, even while a
         sampler thread is between its appends (it appends ``t`` first, ``processed`` last)."""
-        series = ("t", "visible", "in_flight", "working", "booting", "desired", "alarms", "processed")
-        n = min(len(getattr(self, name)) for name in series)
-        return PressureHistory(**{name: list(getattr(self, name)[:n]) for name in series})
+        n = min(len(getattr(self, name)) for name in SERIES)
+        return PressureHistory(**{name: list(getattr(self, name)[:n]) for name in SERIES})
 
-    def in_alarm(self, alarm: str) -> list[bool]:
-        return [states.get(alarm) == "ALARM" for states in self.alarms]
+    def above(self, threshold: float) -> list[bool]:
+        return [v > threshold for v in self.visible]
+
+    def below(self, threshold: float) -> list[bool]:
+        return [v < threshold for v in self.visible]
 
     def summary(self) -> str:
         if not self.t:
             return "no samples yet"
-        alarms = ", ".join(f"{name} {state}" for name, state in sorted(self.alarms[-1].items()))
         return (
-            f"t={self.t[-1]:.0f}s: {self.visible[-1]:,} visible, {self.in_flight[-1]:,} in flight, "
-            f"{self.working[-1]} instances working (+{self.booting[-1]} booting), peak {max(self.visible):,} visible, "
-            f"{self.processed[-1]:,} processed; {alarms}"
+            f"t={self.t[-1]:.0f}s: {self.visible[-1]:,.0f} visible, {self.in_flight[-1]:,.0f} in flight, "
+            f"desired {self.desired[-1]:.0f}, {self.working[-1]} instances working (+{self.booting[-1]} booting), "
+            f"peak {max(self.visible):,.0f} visible, {self.processed[-1]:,} processed"
         )

@@ -1,9 +1,10 @@
-"""A live scaling run on the backend: consumers, the metric, the alarm bridge, and a sampler.
+"""A live scaling run: the fleet's consumers, and a sampler that reads the queue and the group from CloudWatch.
 
-``LiveRun`` starts what the lesson does not teach but needs running: the fleet's
-worker threads, the AWS/SQS metric where the backend does not publish it, the
-alarm bridge where alarms cannot call Auto Scaling, and a sampler that records
-the queue's pressure twice a second for the gauge.
+``LiveRun`` starts what the lesson does not teach but needs running: the fleet (one consumer thread
+per InService instance, running the lesson's own consumer) and a sampler that reads, twice a second,
+the metrics the alarms and policies act on (``get_metric_data``: AWS/SQS visible and not visible
+messages, AWS/AutoScaling desired and in-service capacity) into a ``PressureHistory`` for the gauge.
+It publishes nothing and scales nothing: the backend's CloudWatch and Auto Scaling do.
 """
 
 from __future__ import annotations
@@ -11,47 +12,58 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import botocore.exceptions
 
-from labkit.aws.cloudwatch import DepthPublisher
-from labkit.aws.sqs import depth
 from labkit.lessons.l07_scaling_with_cloudwatch.fleet import Fleet
 from labkit.lessons.l07_scaling_with_cloudwatch.history import PressureHistory
+
+
+def metric_queries(queue_name: str, group: str, period: int) -> list[dict]:
+    """The four metrics the gauge draws, as GetMetricData queries (Maximum over ``period`` seconds)."""
+
+    def query(qid: str, namespace: str, name: str, dimension: str, value: str) -> dict:
+        metric = {"Namespace": namespace, "MetricName": name, "Dimensions": [{"Name": dimension, "Value": value}]}
+        return {"Id": qid, "MetricStat": {"Metric": metric, "Period": period, "Stat": "Maximum"}}
+
+    return [
+        query("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name),
+        query("in_flight", "AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", queue_name),
+        query("desired", "AWS/AutoScaling", "GroupDesiredCapacity", "AutoScalingGroupName", group),
+        query("in_service", "AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", group),
+    ]
+
+
+def latest(results: list[dict]) -> dict[str, float]:
+    """Each result's newest value (GetMetricData may list them newest or oldest first)."""
+    out = {}
+    for result in results:
+        pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=True))
+        if pairs:
+            out[result["Id"]] = float(pairs[-1][1])
+    return out
 
 
 class LiveRun:
     def __init__(
         self,
-        queue_url: str,
         queue_name: str,
+        group: str,
         fleet: Fleet,
         *,
-        alarms: list[str],
-        publish_metric: bool,
-        bridge=None,
+        processed: Callable[[], int],
+        period: int = 1,
         sample_every: float = 0.5,
     ):
-        self.queue_url = queue_url
         self.fleet = fleet
-        self.alarms = alarms
-        self.bridge = bridge
+        self.queries = metric_queries(queue_name, group, period)
+        self.period = period
+        self.processed = processed
         self.history = PressureHistory()
         self.sample_every = sample_every
-        self.publisher = (
-            DepthPublisher(
-                boto3.client("cloudwatch"),
-                boto3.client("sqs"),
-                queue_url,
-                namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions=[{"Name": "QueueName", "Value": queue_name}],
-                interval=1.0,
-            )
-            if publish_metric
-            else None
-        )
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
         self._t0 = 0.0
@@ -59,10 +71,6 @@ class LiveRun:
     def start(self) -> LiveRun:
         self._t0 = time.monotonic()
         self.fleet.start()
-        if self.publisher:
-            self.publisher.start()
-        if self.bridge:
-            self.bridge.start()
         self._sampler = threading.Thread(target=self._sample_loop, daemon=True, name="labkit-sampler")
         self._sampler.start()
         return self
@@ -71,32 +79,30 @@ class LiveRun:
         self._stop.set()
         if self._sampler:
             self._sampler.join(5)
-        if self.bridge:
-            self.bridge.stop()
-        if self.publisher:
-            self.publisher.stop()
         self.fleet.stop()
 
     def _sample_loop(self) -> None:
-        sqs, cloudwatch = boto3.client("sqs"), boto3.client("cloudwatch")
+        cloudwatch = boto3.client("cloudwatch")
+        last: dict[str, float] = {"visible": 0, "in_flight": 0, "desired": 0, "in_service": 0}
         while not self._stop.is_set():
             try:
-                visible, in_flight = depth(sqs, self.queue_url)
-                states = {
-                    a["AlarmName"]: a["StateValue"]
-                    for a in cloudwatch.describe_alarms(AlarmNames=self.alarms)["MetricAlarms"]
-                }
-                desired = self.fleet.group.describe()["DesiredCapacity"]
+                end = datetime.now(timezone.utc)
+                results = cloudwatch.get_metric_data(
+                    MetricDataQueries=self.queries,
+                    StartTime=end - timedelta(seconds=max(5 * self.period, 10)),
+                    EndTime=end + timedelta(seconds=1),
+                )["MetricDataResults"]
+                last.update(latest(results))
                 working, booting = self.fleet.counts()
                 self.history.add(
-                    round(time.monotonic() - self._t0, 1),
-                    visible,
-                    in_flight,
+                    self.elapsed(),
+                    last["visible"],
+                    last["in_flight"],
+                    last["desired"],
+                    last["in_service"],
                     working,
                     booting,
-                    desired,
-                    states,
-                    self.fleet.processed,
+                    self.processed(),
                 )
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
                 pass
@@ -107,8 +113,8 @@ class LiveRun:
         return round(time.monotonic() - self._t0, 1)
 
     def settled(self, min_size: int, since: float = 0.0) -> bool:
-        """Since ``since``, the queue had work, is now empty, and the fleet is back at its minimum."""
-        h = self.history
+        """Since ``since``, the queue had work, is now empty, and the desired capacity is back at its minimum."""
+        h = self.history.snapshot()
         recent = [i for i, t in enumerate(h.t) if t > since]
         if not recent or max(h.visible[i] + h.in_flight[i] for i in recent) == 0:
             return False
@@ -118,10 +124,12 @@ class LiveRun:
     async def until_settled(self, min_size: int, *, since: float, timeout: float, gauge=None) -> bool:
         """Wait, without blocking the notebook's event loop, until settled or ``timeout`` seconds have passed."""
         deadline = time.monotonic() + timeout
+        drawn = 0.0
         while time.monotonic() < deadline and not self.settled(min_size, since):
-            if gauge is not None:
+            if gauge is not None and time.monotonic() - drawn >= 1.0:  # a redraw a second: the consumers need the CPU
                 gauge.refresh()
-            await asyncio.sleep(0.5)
+                drawn = time.monotonic()
+            await asyncio.sleep(0.25)
         if gauge is not None:
             gauge.refresh()
         return self.settled(min_size, since)

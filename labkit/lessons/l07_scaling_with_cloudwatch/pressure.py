@@ -1,4 +1,4 @@
-"""The live pressure gauge: queue depth, fleet size and alarm states of a running scaling demo.
+"""The live pressure gauge: queue depth and fleet size of a running scaling demo, as CloudWatch reports them.
 
 The state is a ``labkit.lessons.l07_scaling_with_cloudwatch.PressureHistory``; ``PressureGauge`` renders it
 to PNG into a ``widgets.Image``. ``LiveRun.until_settled(gauge=...)`` calls
@@ -16,17 +16,9 @@ import numpy as np
 from labkit.lessons.l07_scaling_with_cloudwatch.history import PressureHistory
 
 
-def draw_history(
-    history: PressureHistory,
-    *,
-    high: float,
-    low: float,
-    alarms: tuple[str, str],
-    fig=None,
-    prediction=None,
-    offset: float = 0.0,
-):
-    """Two panels over time: queue depth with the thresholds and alarm shading; instances.
+def draw_history(history: PressureHistory, *, high: float, low: float, fig=None, prediction=None, offset: float = 0.0):
+    """Two panels over time: the queue's AWS/SQS metrics with the alarm thresholds (shaded where the
+    visible count is past one), and the group's desired capacity with the consumers at work.
 
     Without ``fig``, the figure is made with pyplot, so a notebook shows it inline.
     """
@@ -38,18 +30,25 @@ def draw_history(
     ax_queue, ax_fleet = fig.subplots(2, 1, sharex=True)
     history = history.snapshot()  # the gauge draws while the sampler thread adds to it
     t = history.t
-    ax_queue.plot(t, history.visible, color="tab:red", label="visible")
-    ax_queue.plot(t, history.in_flight, color="tab:orange", label="in flight")
+    ax_queue.plot(t, history.visible, color="tab:red", label="visible (AWS/SQS)")
+    ax_queue.plot(t, history.in_flight, color="tab:orange", label="not visible: in flight")
     ax_queue.axhline(high, color="grey", linestyle="--", linewidth=0.8)
     ax_queue.axhline(low, color="grey", linestyle=":", linewidth=0.8)
-    for alarm, colour in zip(alarms, ("tab:red", "tab:blue"), strict=True):
-        flags = history.in_alarm(alarm)
-        if t:
+    if t:
+        for flags, colour in ((history.above(high), "tab:red"), (history.below(low), "tab:blue")):
             ax_queue.fill_between(
                 t, 0, 1, where=flags, color=colour, alpha=0.08, transform=ax_queue.get_xaxis_transform()
             )
-    ax_fleet.step(t, history.working, where="post", color="tab:blue", label="instances working")
-    ax_fleet.step(t, history.desired, where="post", color="tab:blue", linestyle="--", linewidth=0.8, label="desired")
+    ax_fleet.step(t, history.working, where="post", color="tab:blue", label="consumers working")
+    ax_fleet.step(
+        t,
+        history.desired,
+        where="post",
+        color="tab:blue",
+        linestyle="--",
+        linewidth=0.8,
+        label="desired (AWS/AutoScaling)",
+    )
     if prediction is not None:
         # A SimResult: one value per second, starting at ``offset`` seconds into the run.
         predicted_t = offset + np.arange(len(prediction.visible))
@@ -62,7 +61,7 @@ def draw_history(
     ax_fleet.set_ylim(0, max([*history.desired, *history.working, 1]) + 1)
     ax_fleet.legend(loc="upper right", fontsize="small")
     ax_queue.set_title(
-        f"shaded: {alarms[0]} in ALARM (red), {alarms[1]} in ALARM (blue); thresholds {high:g} and {low:g}",
+        f"shaded: visible above {high:g} (red) or below {low:g} (blue), the thresholds of the two alarms",
         fontsize="small",
     )
     fig.tight_layout()
@@ -70,13 +69,13 @@ def draw_history(
 
 
 class PressureGauge:
-    def __init__(self, history: PressureHistory, *, high: float, low: float, alarms: tuple[str, str]):
+    def __init__(self, history: PressureHistory, *, high: float, low: float):
         import ipywidgets as w
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         self.history = history
-        self.options: dict[str, Any] = {"high": high, "low": low, "alarms": alarms}
+        self.options: dict[str, Any] = {"high": high, "low": low}
         self.fig = Figure(figsize=(9, 4.6), dpi=80)
         self.canvas = FigureCanvasAgg(self.fig)
         self.image = w.Image(format="png", layout=w.Layout(width="720px"))

@@ -3,30 +3,45 @@
 The queue holds a backlog of messages. Each running instance works on up to
 ``slots`` messages at a time (those are *in flight*, invisible to others) and
 finishes one every ``job_seconds / slots`` seconds on average; the rest of the
-backlog is *visible*. Every ``period_s`` seconds the scaling rule looks at the
-metric as CloudWatch would report it (averaged over the period, and
-``metric_delay_s`` late) and asks for more or fewer instances. New instances
-boot for ``boot_s`` before they take work; a cooldown blocks the next scaling
-action for ``cooldown_s``; scale-in removes running instances at once, and the
-messages they were working on go back to the queue (counted as interrupted).
+backlog is *visible*. Every ``period_s`` seconds (a minute, as on AWS: alarms are
+evaluated every minute, and an alarm in ALARM runs its Auto Scaling action again
+once a minute) the rule looks at the metric as CloudWatch reports it (averaged over
+the period, ``metric_delay_s`` late) and sets the desired capacity. New instances
+boot for ``boot_s`` before they take work, and count as warming up until then;
+scale-in removes running instances at once, and the messages they were working on
+go back to the queue (counted as interrupted).
 
-The same rule objects drive the live fleet in ``labkit.lessons.l07_scaling_with_cloudwatch``, so a
-prediction here can be compared with what the backend did.
+The three rules are the three kinds of Auto Scaling policy, with AWS's rules
+(``labkit.backends.scaling_rules``, https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html):
+``SimpleRule`` (one adjustment, then the cooldown ``cooldown_s``), ``StepRule`` (the
+adjustment depends on how far the metric is past the threshold; no cooldown; instances
+still booting do not count as capacity, and no scale-in while they boot) and
+``TargetTrackingRule`` (visible messages per instance near a target: out in one step,
+in only after several periods below the target).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from labkit.backends.scaling_rules import step_adjustment
+
 DAY = 24 * 3600
+Step = tuple[float | None, float | None, int]  # (lower bound, upper bound, adjustment), relative to the threshold
+
+
+def _watched(metric: str, visible: float, in_flight: float) -> float:
+    return visible + in_flight if metric == "backlog" else visible
 
 
 @dataclass(frozen=True)
-class StepRule:
-    """The lesson's starting rule: above ``high`` visible messages add ``scale_out``; below ``low`` remove ``scale_in``.
+class SimpleRule:
+    """The lesson's starting rule, as two simple scaling policies: above ``high`` visible messages add
+    ``scale_out``; below ``low`` remove ``scale_in``; after each action, the cooldown.
 
     ``metric`` is what the alarms watch: ``"visible"`` (ApproximateNumberOfMessagesVisible, the course's
     choice) or ``"backlog"`` (Visible + NotVisible, which counts messages being worked on).
@@ -38,43 +53,109 @@ class StepRule:
     scale_in: int = 1
     metric: str = "visible"
 
-    name = "step rule"
+    name = "simple scaling"
+    uses_cooldown = True
+
+    def target(self, visible: float, in_flight: float, desired: int, current: int, booting: int, history=()) -> int:
+        """The desired capacity this rule asks for, before the group's min and max."""
+        value = _watched(self.metric, visible, in_flight)
+        if value > self.high:
+            return desired + self.scale_out
+        if value < self.low:
+            return desired - self.scale_in
+        return desired
 
     def change(self, visible: float, in_flight: float, capacity: int) -> int:
-        """How many instances to add (positive) or remove (negative) for these metric values."""
-        value = visible + in_flight if self.metric == "backlog" else visible
-        if value > self.high:
-            return self.scale_out
-        if value < self.low:
-            return -self.scale_in
-        return 0
+        """How many instances the rule adds (positive) or removes (negative) from ``capacity``."""
+        return self.target(visible, in_flight, capacity, capacity, 0) - capacity
 
     def describe(self) -> str:
         watched = "visible" if self.metric == "visible" else "visible + in flight"
-        return f"{watched} > {self.high:g} → +{self.scale_out}; < {self.low:g} → −{self.scale_in}"
+        return f"{watched} > {self.high:g} → +{self.scale_out}; < {self.low:g} → −{self.scale_in}; then the cooldown"
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """Two step scaling policies: ``out_steps`` above ``high``, ``in_steps`` below ``low``, each step
+    ``(lower, upper, adjustment)`` with bounds relative to the threshold (None: unbounded)."""
+
+    high: float = 1000
+    low: float = 100
+    out_steps: Sequence[Step] = ((0, 2000, 5), (2000, None, 8))
+    in_steps: Sequence[Step] = ((None, 0, -1),)
+    metric: str = "visible"
+
+    name = "step scaling"
+    uses_cooldown = False
+
+    @staticmethod
+    def _adjustment(steps: Sequence[Step], breach: float) -> int:
+        found = step_adjustment(
+            [
+                {"MetricIntervalLowerBound": lo, "MetricIntervalUpperBound": hi, "ScalingAdjustment": a}
+                for lo, hi, a in steps
+            ],
+            breach,
+        )
+        return found or 0
+
+    def target(self, visible: float, in_flight: float, desired: int, current: int, booting: int, history=()) -> int:
+        value = _watched(self.metric, visible, in_flight)
+        if value > self.high:
+            # Booting instances are not current capacity: the same step again adds nothing, a larger one the difference.
+            return max(desired, current + self._adjustment(self.out_steps, value - self.high))
+        if value < self.low and not booting:  # no scale-in while a scale-out is in progress
+            return desired + self._adjustment(self.in_steps, value - self.low)
+        return desired
+
+    def describe(self) -> str:
+        def steps(items: Sequence[Step], threshold: float) -> str:
+            parts = []
+            for lo, hi, adj in items:
+                lo_s = "−∞" if lo is None else f"{threshold + lo:g}"
+                hi_s = "∞" if hi is None else f"{threshold + hi:g}"
+                parts.append(f"{lo_s}…{hi_s} → {adj:+d}")
+            return ", ".join(parts)
+
+        return f"step: {steps(self.out_steps, self.high)}; {steps(self.in_steps, self.low)}; no cooldown"
 
 
 @dataclass(frozen=True)
 class TargetTrackingRule:
-    """AWS's recommended pattern for queues: keep the backlog per instance near a target.
+    """AWS's pattern for queues: keep visible messages per instance (the backlog per instance) near a target.
 
-    The target is how many messages one instance can clear within the latency you accept
-    (messages per second per instance × acceptable seconds).
-    Like AWS's target tracking, it scales out in one step to the capacity the target implies,
-    and scales in gradually (``max_scale_in`` instances per action).
+    The target is how many messages one instance can clear within the latency you accept (messages per
+    second per instance × acceptable seconds). Like AWS's target tracking it scales out in one step to
+    the capacity the target implies, and scales in only after ``scale_in_after`` periods below the target,
+    never while instances are still booting, rounding so it never removes too many.
     """
 
     backlog_per_instance: float = 1200
-    max_scale_in: int = 1
+    scale_in_after: int = 15
+    metric: str = "visible"  # AWS's example: visible ÷ in service; "backlog" adds the messages in flight
 
     name = "target tracking"
+    uses_cooldown = False
 
-    def change(self, visible: float, in_flight: float, capacity: int) -> int:
-        wanted = max(math.ceil((visible + in_flight) / self.backlog_per_instance), 1)
-        return max(wanted - capacity, -self.max_scale_in)
+    def target(self, visible: float, in_flight: float, desired: int, current: int, booting: int, history=()) -> int:
+        per_instance = _watched(self.metric, visible, in_flight) / max(current, 1)
+        wanted = math.ceil(max(current, 1) * per_instance / self.backlog_per_instance)
+        if per_instance > self.backlog_per_instance:
+            return max(desired, wanted)
+        recent = [_watched(self.metric, v, f) for v, f in list(history)[-self.scale_in_after :]]
+        calm = len(recent) == self.scale_in_after and all(
+            v < self.backlog_per_instance * max(current, 1) for v in recent
+        )
+        if calm and not booting:
+            return min(desired, max(1, wanted))
+        return desired
 
     def describe(self) -> str:
-        return f"keep (visible + in flight) per instance ≈ {self.backlog_per_instance:g}"
+        watched = "visible" if self.metric == "visible" else "visible + in-flight"
+        return f"keep {watched} messages per instance ≈ {self.backlog_per_instance:g}"
+
+
+Rule = SimpleRule | StepRule | TargetTrackingRule
 
 
 def arrivals(pattern: str, duration_s: int = DAY, base_rate: float = 20.0, peak_rate: float = 200.0) -> np.ndarray:
@@ -97,7 +178,7 @@ def arrivals(pattern: str, duration_s: int = DAY, base_rate: float = 20.0, peak_
 
 @dataclass
 class SimConfig:
-    rule: StepRule | TargetTrackingRule = field(default_factory=StepRule)
+    rule: Rule = field(default_factory=SimpleRule)
     pattern: str = "spike"
     duration_s: int = DAY
     base_rate: float = 20.0  # messages per second
@@ -105,9 +186,9 @@ class SimConfig:
     slots: int = 10  # messages one instance works on at once
     job_seconds: float = 0.5  # time to process one message
     boot_s: int = 120  # launch until the instance takes work
-    period_s: int = 60  # how often the alarms evaluate
+    period_s: int = 60  # how often the alarms evaluate (and repeat an action while in ALARM)
     metric_delay_s: int = 0  # how late the metric arrives
-    cooldown_s: int = 300
+    cooldown_s: int = 300  # simple scaling only
     min_size: int = 1
     max_size: int = 20
     initial: int = 1
@@ -171,7 +252,7 @@ def simulate(config: SimConfig, arrival: np.ndarray | None = None) -> SimResult:
     running_out = [0] * n
     actions: list[tuple[int, int, int]] = []
 
-    rule_change = c.rule.change
+    rule = c.rule
     finish_rate = 1.0 / c.job_seconds
     slots = c.slots
     period = c.period_s
@@ -207,9 +288,11 @@ def simulate(config: SimConfig, arrival: np.ndarray | None = None) -> SimResult:
         seen_f.append(busy / period)
         seen = len(seen_v) - 1 - delay_periods
         t = end - 1
-        if seen < 0 or t - last_action < c.cooldown_s:
+        if seen < 0 or (rule.uses_cooldown and t - last_action < c.cooldown_s):
             continue
-        target = min(max(desired + rule_change(seen_v[seen], seen_f[seen], desired), c.min_size), c.max_size)
+        history = zip(seen_v[: seen + 1], seen_f[: seen + 1], strict=True)
+        wanted = rule.target(seen_v[seen], seen_f[seen], desired, running, len(boots), history)
+        target = min(max(wanted, c.min_size), c.max_size)
         if target == desired:
             continue
         actions.append((t, target - desired, target))

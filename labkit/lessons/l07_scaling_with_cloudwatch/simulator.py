@@ -13,7 +13,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from labkit.lessons.l07_scaling_with_cloudwatch.sim import SimConfig, SimResult, StepRule, TargetTrackingRule, simulate
+from labkit.lessons.l07_scaling_with_cloudwatch.sim import (
+    Rule,
+    SimConfig,
+    SimpleRule,
+    SimResult,
+    StepRule,
+    TargetTrackingRule,
+    simulate,
+)
 
 MINUTE = 60
 
@@ -24,7 +32,7 @@ class SimulatorState:
 
     pattern: str = "spike"
     peak_rate: float = 200.0
-    rule: str = "step"  # "step" or "target"
+    rule: str = "simple"  # "simple", "step" or "target"
     high: float = 1000.0
     low: float = 100.0
     scale_out: int = 5
@@ -36,16 +44,19 @@ class SimulatorState:
     base: SimConfig = field(default_factory=SimConfig)
     result: SimResult | None = None
 
-    def config(self) -> SimConfig:
+    def make_rule(self) -> Rule:
+        """The rule the knobs describe: the starting rule as simple or step policies, or target tracking."""
+        metric = "backlog" if self.watch_in_flight else "visible"
+        if self.rule == "simple":
+            return SimpleRule(high=self.high, low=self.low, scale_out=self.scale_out, metric=metric)
         if self.rule == "step":
-            rule = StepRule(
-                high=self.high,
-                low=self.low,
-                scale_out=self.scale_out,
-                metric="backlog" if self.watch_in_flight else "visible",
-            )
-        else:
-            rule = TargetTrackingRule(backlog_per_instance=self.target_backlog)  # type: ignore[assignment]
+            # +scale_out up to as far again past the threshold, twice that beyond; one instance out below.
+            steps = ((0, self.high, self.scale_out), (self.high, None, 2 * self.scale_out))
+            return StepRule(high=self.high, low=self.low, out_steps=steps, in_steps=((None, 0, -1),), metric=metric)
+        return TargetTrackingRule(backlog_per_instance=self.target_backlog, metric=metric)
+
+    def config(self) -> SimConfig:
+        rule = self.make_rule()
         return replace(
             self.base,
             rule=rule,
@@ -186,13 +197,15 @@ class SimulatorView:
                 options=["steady", "spike", "daily"], value=s.pattern, description="arrivals", style=style
             ),
             "peak_rate": slider(w.IntSlider, s.peak_rate, 20, 400, 10, "peak msg/s"),
-            "rule": w.ToggleButtons(options=[("step rule", "step"), ("target tracking", "target")], value=s.rule),
+            "rule": w.ToggleButtons(
+                options=[("simple", "simple"), ("step", "step"), ("target tracking", "target")], value=s.rule
+            ),
             "high": slider(w.IntSlider, s.high, 200, 5000, 100, "scale out above"),
             "low": slider(w.IntSlider, s.low, 0, 1000, 50, "scale in below"),
             "scale_out": slider(w.IntSlider, s.scale_out, 1, 10, 1, "instances added"),
             "watch_in_flight": w.Checkbox(value=s.watch_in_flight, description="count in-flight messages too"),
             "target_backlog": slider(w.IntSlider, s.target_backlog, 100, 5000, 100, "target backlog/inst."),
-            "cooldown_s": slider(w.IntSlider, s.cooldown_s, 0, 900, 60, "cooldown (s)"),
+            "cooldown_s": slider(w.IntSlider, s.cooldown_s, 0, 900, 60, "cooldown (s, simple)"),
             "boot_s": slider(w.IntSlider, s.boot_s, 0, 600, 30, "boot time (s)"),
             "metric_delay_s": slider(w.IntSlider, s.metric_delay_s, 0, 600, 60, "metric delay (s)"),
         }
