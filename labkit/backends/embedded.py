@@ -141,10 +141,6 @@ def answers(server: Server, timeout: float = 1.0) -> bool:
     return servers.answers(server.url + server.health_path, timeout)
 
 
-def _answers_within(server: Server, timeout: float) -> bool:
-    return answers(server, timeout)
-
-
 def healthy(state: State) -> bool:
     return all(is_alive(s) and answers(s) for s in state.servers)
 
@@ -196,7 +192,7 @@ def _start() -> State:
         )
 
     servers.wait_until_answering(
-        [servers.Starting(n, procs[n], logs[n], functools.partial(_answers_within, made[n])) for n in made],
+        [servers.Starting(n, procs[n], logs[n], functools.partial(answers, made[n])) for n in made],
         START_TIMEOUT,
         exited=exited,
         late=lambda names: f"{', '.join(names)} did not answer within {START_TIMEOUT:.0f} s: run `labkit doctor`",
@@ -352,9 +348,9 @@ class Embedded(Emulator):
         running = state.fillers if state.fillers and is_alive(state.fillers) else None
         lines += fillers_config.status_lines(running.pid if running else None, config.home())
         lines.append(f"  filled in by labkit where the emulator lacks it: {fillers_config.FILLED}")
+        count = len(rules.RULES)
         lines.append(
-            f"  validation: MiniStack refuses what AWS refuses, with AWS's error code ({len(rules.RULES)} rules: "
-            "queue and bucket names, FIFO rules, SQS and Lambda limits; labkit/backends/rules.py)"
+            f"  validation: MiniStack refuses what AWS refuses, as AWS does ({count} rules, backends/rules.py)"
         )
         if not ok:
             lines.append("  unhealthy: `labkit up` replaces the stopped server")
