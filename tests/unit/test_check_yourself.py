@@ -1,4 +1,4 @@
-"""Each lesson that has its closing questions shows them where the lesson standard says: Summary → Check yourself.
+"""Every lesson ends with its checked questions where the lesson standard says: Summary → Check yourself.
 
 A lesson's questions live in ``labkit/lessons/lNN_slug/questions.py`` (a :class:`labkit.course.quiz.Quiz` of that
 lesson's number), its package re-exports them as ``questions``, and the notebook's Summary ends with a
@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WITH_QUESTIONS = [lesson for lesson in LESSONS if (ROOT / "labkit/lessons" / lesson.package / "questions.py").exists()]
 
 
-def test_the_first_lessons_have_their_questions():
-    assert {"00", "01", "02", "03"} <= {lesson.number for lesson in WITH_QUESTIONS}
+def test_every_lesson_has_its_questions():
+    assert [lesson.number for lesson in WITH_QUESTIONS] == [lesson.number for lesson in LESSONS]
 
 
 @pytest.mark.parametrize("lesson", WITH_QUESTIONS, ids=lambda lesson: lesson.slug)
