@@ -9,6 +9,7 @@ must. ``ListDeadLetterSourceQueues`` (which labkit answers where MiniStack lacks
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import uuid
 
@@ -16,6 +17,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
+import labkit.backends
 from labkit.aws.lambdas import zip_source
 from labkit.backends.rules import RULES
 
@@ -25,7 +27,28 @@ COVERED: set[str] = set()
 def covers(rule: str):
     """Mark a test as the parity test of ``rule`` (a name in RULES)."""
     COVERED.add(rule)
-    return lambda test: test
+    return aws_rule(rule)
+
+
+def aws_rule(rule: str):
+    """On the embedded backend labkit enforces every rule, so a difference fails. Another emulator
+    (LocalStack) holds what it holds: there a difference is a skip that says what the backend did
+    instead, as the lessons' Emulator vs AWS tables do."""
+
+    def decorate(test):
+        @functools.wraps(test)
+        def run(*args, **kwargs):
+            try:
+                return test(*args, **kwargs)
+            except (AssertionError, pytest.fail.Exception) as difference:
+                if labkit.backends.get(None).name == "embedded":
+                    raise
+                first = (str(difference).strip().splitlines() or ["differs"])[0]
+                pytest.skip(f"this backend does not hold AWS's rule {rule!r}: {first}")
+
+        return run
+
+    return decorate
 
 
 def refused(call, *args, **kwargs) -> str:
@@ -263,7 +286,8 @@ def function(lab):
     code = {"ZipFile": zip_source("def handler(event, context):\n    return None\n")}
     awslambda.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler", Code=code)
     yield name
-    awslambda.delete_function(FunctionName=name)
+    with contextlib.suppress(botocore.exceptions.ClientError):  # LocalStack 4.14 can fail this (InternalError)
+        awslambda.delete_function(FunctionName=name)
     iam.delete_role(RoleName=name)
 
 
@@ -350,6 +374,7 @@ def test_maximum_concurrency_is_2_to_1000(queue, mapping, unique):
 # ---------------------------------------------------------------- ListDeadLetterSourceQueues
 
 
+@aws_rule("ListDeadLetterSourceQueues")
 def test_list_dead_letter_source_queues_names_the_queues_that_redrive_to_it(sqs, queue, unique):
     dlq_url, dlq_arn = queue(f"lds-dlq-{unique}")
     sources = {queue(f"lds-src{i}-{unique}", RedrivePolicy=_redrive(dlq_arn))[0] for i in range(3)}
