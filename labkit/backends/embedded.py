@@ -207,8 +207,7 @@ def _start() -> State:
 def _start_fillers(state: State) -> Server:
     """Start labkit's fillers (``labkit.backends.fillers``): labkit's Python, the servers' endpoints."""
     env = fillers_config.process_env(endpoints(state), DUMMY_CREDENTIALS, config.region(), config.home(), os.environ)
-    process = servers.spawn(fillers_config.command(), env, config.home() / "fillers.log", config.home())
-    return Server("fillers", process.pid, 0, "labkit")
+    return Server("fillers", fillers_config.start(env, config.home()), 0, "labkit")
 
 
 # --- public lifecycle -------------------------------------------------------------

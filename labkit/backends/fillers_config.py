@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from labkit.backends import servers
 
 MODULE = "labkit.backends.fillers"  # run with labkit's own Python: ``python -m labkit.backends.fillers``
 STATUS_FILE = "fillers.json"
@@ -75,6 +78,16 @@ def local_only(env: dict[str, str]) -> bool:
 def command() -> list[str]:
     """How the embedded backend starts the process."""
     return [sys.executable, "-m", MODULE]
+
+
+def start(env: dict[str, str], home: Path) -> int:
+    """Spawn the process (``labkit.backends.servers``) and return its pid once its command line shows it is ours
+    (for a moment after the fork it is empty, and a ``labkit down`` then would not recognise it)."""
+    process = servers.spawn(command(), env, home / "fillers.log", home)
+    deadline = time.monotonic() + 5
+    while not servers.is_alive(process.pid, MODULE) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return process.pid
 
 
 def process_env(
