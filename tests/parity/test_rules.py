@@ -338,7 +338,8 @@ def test_a_batch_over_ten_needs_a_batching_window(queue, mapping, unique):
     uuid_ = create(arn, BatchSize=10)
     assert refused(awslambda.update_event_source_mapping, UUID=uuid_, BatchSize=11) == "InvalidParameterValueException"
     awslambda.update_event_source_mapping(UUID=uuid_, BatchSize=11, MaximumBatchingWindowInSeconds=1)
-    create(arn, BatchSize=11, MaximumBatchingWindowInSeconds=1)
+    _, other = queue(f"esm-big2-{unique}")  # one mapping per queue and function (AWS: ResourceConflictException)
+    create(other, BatchSize=11, MaximumBatchingWindowInSeconds=1)
 
 
 @covers("lambda-sqs-fifo-batch-size")
