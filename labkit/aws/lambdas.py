@@ -107,18 +107,6 @@ def wait_active(name: str, *, timeout: float = 60.0, client: Any | None = None, 
             bar.close()
 
 
-def wait_mapping(uuid_: str, state: str = "Enabled", *, timeout: float = 90.0, client: Any | None = None) -> dict:
-    """Wait until an event source mapping reaches ``state`` (AWS takes a few seconds up to a minute)."""
-    awslambda = _client("lambda", client)
-
-    def probe():
-        mapping = awslambda.get_event_source_mapping(UUID=uuid_)
-        return mapping if mapping["State"] == state else None
-
-    found = probe()
-    return found or wait_until(probe, timeout=timeout, interval=0.5, desc=f"mapping {uuid_[:8]}… → {state}")
-
-
 def delete_mapping(uuid_: str, *, timeout: float = 90.0, client: Any | None = None) -> None:
     """Delete an event source mapping and wait until it is gone, so its poller stops taking messages."""
     awslambda = _client("lambda", client)
