@@ -1,7 +1,7 @@
 """CloudWatch helpers the queue lessons share: waiting for an alarm.
 
 AWS publishes the AWS/SQS metrics itself once a minute; on the embedded backend labkit's backend
-publishes them (``labkit.backends.fillers``), so no lesson publishes them itself.
+publishes them (``labkit.backends.embedded.fillers``), so no lesson publishes them itself.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     .venv-server/bin/python labkit/classroom/server.py <marker> ministack|moto <bind address> <port>
 
 It imports only the standard library, ministack and moto (labkit is not installed there). It starts
-MiniStack (behind the embedded backend's validating layer, ``labkit/backends/validating.py``) or
+MiniStack (behind the embedded backend's validating layer, ``labkit/backends/embedded/validating.py``) or
 moto on ``<bind address>:<port>`` with one admin call added, ``POST
 /_labkit/classroom/reset?account=<12 digits>`` (drop that account's state, keep every other), and
 the servers' own whole-server admin pages closed to anyone without the instructor's token (read
@@ -105,10 +105,11 @@ def wipe_moto(account: str) -> int:
 
 
 def validating_layer() -> Any:
-    """labkit/backends/validating.py, loaded by path: the embedded backend's AWS rules, for the room too."""
+    """labkit/backends/embedded/validating.py, loaded by path: the embedded backend's AWS rules, for the room too."""
     import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "backends", "validating.py")
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(package, "backends", "embedded", "validating.py")
     spec = importlib.util.spec_from_file_location("labkit_validating", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

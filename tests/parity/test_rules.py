@@ -1,4 +1,4 @@
-"""AWS's rules that the lessons teach, one test per row of ``labkit.backends.rules.RULES``.
+"""AWS's rules that the lessons teach, one test per row of ``labkit.backends.embedded.rules.RULES``.
 
 Each test makes the call AWS refuses and expects AWS's error code, then the nearest valid call
 and expects it to succeed, so a backend that accepts too much, or refuses too much, fails. On
@@ -19,7 +19,7 @@ import pytest
 
 import labkit.backends
 from labkit.aws.lambdas import zip_source
-from labkit.backends.rules import RULES
+from labkit.backends.embedded.rules import RULES
 
 COVERED: set[str] = set()
 

@@ -1,4 +1,4 @@
-"""labkit's fillers (``labkit.backends.fillers``) in-process against moto, with clocks the test moves.
+"""labkit's fillers (``labkit.backends.embedded.fillers``) in-process against moto, with clocks the test moves.
 
 The AWS rules themselves are pinned in test_scaling_rules.py; these tests check that the process
 publishes what SQS and Auto Scaling publish, runs the policy an alarm names when AWS would (once on
@@ -14,10 +14,10 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from labkit.backends import fillers, moto_fixes
-from labkit.backends import scaling_rules as rules
-from labkit.backends.fillers import Fillers, Settings
-from labkit.backends.ministack_fixes import ExpressionError, evaluate, metric_math
+from labkit.backends.embedded import fillers, moto_fixes
+from labkit.backends.embedded import scaling_rules as rules
+from labkit.backends.embedded.fillers import Fillers, Settings
+from labkit.backends.embedded.ministack_fixes import ExpressionError, evaluate, metric_math
 
 
 class Clocks:

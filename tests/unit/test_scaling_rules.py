@@ -9,8 +9,8 @@ ALARMS = https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-ac
 
 import pytest
 
-from labkit.backends import scaling_rules as rules
-from labkit.backends.scaling_rules import Group
+from labkit.backends.embedded import scaling_rules as rules
+from labkit.backends.embedded.scaling_rules import Group
 
 # STEP, "Step adjustments": the page's own example, a 50 % threshold and percent steps.
 SCALE_OUT = [

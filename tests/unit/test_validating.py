@@ -1,4 +1,4 @@
-"""The embedded server's validating layer (labkit/backends/validating.py) and its table of rules, without a server.
+"""The embedded server's validating layer (backends/embedded/validating.py) and its rules, without a server.
 
 A fake ASGI app stands in for MiniStack: it records what reaches it and answers SQS's JSON protocol
 for the few calls the layer makes itself. The rules against a real server: tests/parity/test_rules.py.
@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from labkit.backends import rules, validating
+from labkit.backends.embedded import rules, validating
 
 SIGNED_SQS = "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=x"
 SIGNED_S3 = SIGNED_SQS.replace("/sqs/", "/s3/")

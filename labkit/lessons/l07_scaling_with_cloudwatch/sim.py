@@ -12,7 +12,7 @@ scale-in removes running instances at once, and the messages they were working o
 go back to the queue (counted as interrupted).
 
 The three rules are the three kinds of Auto Scaling policy, with AWS's rules
-(``labkit.backends.scaling_rules``, https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html):
+(``labkit.backends.embedded.scaling_rules``, https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html):
 ``SimpleRule`` (one adjustment, then the cooldown ``cooldown_s``), ``StepRule`` (the
 adjustment depends on how far the metric is past the threshold; no cooldown; instances
 still booting do not count as capacity, and no scale-in while they boot) and
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labkit.backends.scaling_rules import step_adjustment
+from labkit.backends.embedded.scaling_rules import step_adjustment
 
 DAY = 24 * 3600
 Step = tuple[float | None, float | None, int]  # (lower bound, upper bound, adjustment), relative to the threshold

@@ -1,6 +1,6 @@
 """What Amazon EC2 Auto Scaling does when a policy runs, as AWS documents it: pure functions, no I/O.
 
-``labkit.backends.fillers`` applies these on the embedded backend, where alarms cannot call Auto
+``labkit.backends.embedded.fillers`` applies these on the embedded backend, where alarms cannot call Auto
 Scaling; ``tests/unit/test_scaling_rules.py`` pins each rule to the page below it comes from.
 
 - Step adjustments and their bounds, the adjustment types and their rounding, simple scaling's

@@ -1,6 +1,6 @@
 """labkit's fillers: what the embedded backend lacks and the course relies on, as one process.
 
-    python -m labkit.backends.fillers      (started by ``labkit.backends.embedded`` with its servers)
+    python -m labkit.backends.embedded.fillers      (started by ``labkit.backends.embedded`` with its servers)
 
 It runs with labkit's Python and plain boto3 against the embedded servers (the SDK settings it is
 started with), in the one account and region of the embedded backend, and refuses any endpoint
@@ -14,7 +14,7 @@ that is not on 127.0.0.1: it never runs against AWS. Every ``metrics_s`` seconds
 2. **bridges alarms to Auto Scaling**: an alarm whose actions for its current state name a scaling
    policy's ARN runs that policy when it enters the state, and again every ``repeat_s`` seconds
    while it stays there (AWS: once a minute), with AWS's rules for simple and step scaling
-   (``labkit.backends.scaling_rules``);
+   (``labkit.backends.embedded.scaling_rules``);
 3. **runs target tracking policies**: AWS creates and watches their alarms itself; here the
    process evaluates the policy's metric (metric math included) from the published metrics and
    sets the capacity target tracking would. moto records no alarms for such a policy, and none are
@@ -44,9 +44,9 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from labkit.backends import scaling_rules as rules
-from labkit.backends.fillers_config import STATUS_FILE, Settings, Status, local_only
-from labkit.backends.ministack_fixes import metric_math
+from labkit.backends.embedded import scaling_rules as rules
+from labkit.backends.embedded.fillers_config import STATUS_FILE, Settings, Status, local_only
+from labkit.backends.embedded.ministack_fixes import metric_math
 
 CAUSE_HEADER = "X-Labkit-Cause"
 QUEUE_METRICS = {

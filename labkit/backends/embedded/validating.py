@@ -1,6 +1,6 @@
 """The embedded server's validating layer, run by path with the servers' Python (``.venv-server``):
 
-    .venv-server/bin/python labkit/backends/validating.py ministack
+    .venv-server/bin/python labkit/backends/embedded/validating.py ministack
 
 starts MiniStack with each request first held against AWS's rules (``rules.py``): a call AWS refuses
 is answered as AWS answers it (code, message, HTTP status, in the caller's protocol), so boto3 raises
@@ -43,9 +43,9 @@ def _sibling(name: str) -> ModuleType:
     return module
 
 
-if __package__ == "labkit.backends":
-    from labkit.backends import dead_letter_sources as sources
-    from labkit.backends import rules
+if __package__ == "labkit.backends.embedded":
+    from labkit.backends.embedded import dead_letter_sources as sources
+    from labkit.backends.embedded import rules
 else:  # run (or loaded) by path with the servers' Python
     rules, sources = _sibling("rules"), _sibling("dead_letter_sources")
 

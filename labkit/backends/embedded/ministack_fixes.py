@@ -1,6 +1,6 @@
 """MiniStack with two CloudWatch fixes, run by path with the servers' Python (``.venv-server``):
 
-    .venv-server/bin/python labkit/backends/ministack_fixes.py
+    .venv-server/bin/python labkit/backends/embedded/ministack_fixes.py
 
 It imports only the standard library and ministack (labkit is not installed there), applies the
 fixes below to MiniStack's CloudWatch module, puts labkit's validating layer (``validating.py``:
@@ -276,7 +276,7 @@ def validating_layer() -> ModuleType:
 
 if __name__ == "__main__":
     # Run by path, this file's folder is first on sys.path: take it off, so none of its neighbours
-    # (aws.py, services.py, ...) can stand in for a module of the same name that MiniStack imports.
+    # (rules.py, fillers.py, ...) can stand in for a module of the same name that MiniStack imports.
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     apply()

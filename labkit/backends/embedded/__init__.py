@@ -28,8 +28,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labkit import config
-from labkit.backends import classroom_join, fillers_config, rules, servers
+from labkit.backends import classroom_join, servers
 from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport, service_names
+from labkit.backends.embedded import fillers_config, rules
 from labkit.backends.servers import installed_versions, port_is_free, reap, server_python
 from labkit.backends.services import SERVICES, moto_endpoint_envs
 from labkit.errors import BackendNotRunning, LabkitError, PortInUse
@@ -205,7 +206,7 @@ def _start() -> State:
 
 
 def _start_fillers(state: State) -> Server:
-    """Start labkit's fillers (``labkit.backends.fillers``): labkit's Python, the servers' endpoints."""
+    """Start labkit's fillers (``labkit.backends.embedded.fillers``): labkit's Python, the servers' endpoints."""
     env = fillers_config.process_env(endpoints(state), DUMMY_CREDENTIALS, config.region(), config.home(), os.environ)
     return Server("fillers", fillers_config.start(env, config.home()), 0, "labkit")
 
@@ -349,7 +350,7 @@ class Embedded(Emulator):
         lines.append(f"  filled in by labkit where the emulator lacks it: {fillers_config.FILLED}")
         count = len(rules.RULES)
         lines.append(
-            f"  validation: MiniStack refuses what AWS refuses, as AWS does ({count} rules, backends/rules.py)"
+            f"  validation: MiniStack refuses what AWS refuses, as AWS does ({count} rules, backends/embedded/rules.py)"
         )
         if not ok:
             lines.append("  unhealthy: `labkit up` replaces the stopped server")

@@ -1,5 +1,5 @@
 """The fillers process's settings, what it says about itself, and how it is started: what
-``labkit.backends.embedded`` needs of ``labkit.backends.fillers`` without importing boto3.
+``labkit.backends.embedded`` needs of ``labkit.backends.embedded.fillers`` without importing boto3.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from labkit.backends import servers
 
-MODULE = "labkit.backends.fillers"  # run with labkit's own Python: ``python -m labkit.backends.fillers``
+MODULE = "labkit.backends.embedded.fillers"  # run with labkit's own Python (``python -m MODULE``)
 STATUS_FILE = "fillers.json"
 FILLED = (
     "AWS/SQS metrics, alarm → Auto Scaling, target tracking, scaling activities, alarms on their own dimensions, "

@@ -1,6 +1,6 @@
 """moto's server with Auto Scaling activities recorded, run by path with the servers' Python (``.venv-server``):
 
-    .venv-server/bin/python labkit/backends/moto_fixes.py -H 127.0.0.1 -p <port>
+    .venv-server/bin/python labkit/backends/embedded/moto_fixes.py -H 127.0.0.1 -p <port>
 
 It imports only the standard library and moto (labkit is not installed there), applies the fix
 below, then runs moto's own server ``main()``.
@@ -9,7 +9,7 @@ moto 5.2.5 answers ``DescribeScalingActivities`` with an empty list, always. AWS
 per instance launched or terminated, with its cause
 (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-verify-scaling-activity.html). Here
 ``CreateAutoScalingGroup`` and ``SetDesiredCapacity`` record those activities, worded as AWS words
-them: a user's request, or, when labkit's backend scales for a policy (``labkit.backends.fillers``),
+them: a user's request, or, when labkit's backend scales for a policy (``labkit.backends.embedded.fillers``),
 the cause it sends in the ``X-Labkit-Cause`` header ("a monitor alarm ... triggered policy ...").
 Other calls that change capacity (``UpdateAutoScalingGroup``, ``TerminateInstanceInAutoScalingGroup``
 ...) record nothing here. Activities live with their account and region and go with ``/moto-api/reset``.
