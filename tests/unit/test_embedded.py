@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 import labkit
-from labkit.backends import embedded
+from labkit.backends import embedded, servers
 from labkit.errors import BackendFailedToStart, BackendNotInstalled, BackendNotRunning, PortInUse
 
 
@@ -68,7 +68,7 @@ def test_crashed_server_is_reported_then_replaced(home):
     os.kill(state.ministack.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while embedded.is_alive(state.ministack) and time.monotonic() < deadline:
-        embedded._reap(state.ministack.pid)
+        servers.reap(state.ministack.pid)
         time.sleep(0.02)
     with pytest.raises(BackendNotRunning, match=r"ministack stopped.*labkit up"):
         embedded.require_running()
@@ -127,7 +127,7 @@ def test_server_that_exits_while_starting(home, monkeypatch, tmp_path):
     launchers = {"ministack": tmp_path / "ministack_fixes.py", "moto": tmp_path / "moto_fixes.py"}
     launchers["ministack"].write_text("print('boom: cannot start')\nraise SystemExit(3)\n")
     launchers["moto"].write_text("import time\ntime.sleep(30)\n")
-    monkeypatch.setattr(embedded, "LAUNCHERS", launchers)
+    monkeypatch.setattr(embedded.lifecycle, "LAUNCHERS", launchers)
     monkeypatch.setenv("LABKIT_SERVER_PYTHON", str(bindir / "python"))
     with pytest.raises(BackendFailedToStart, match=r"ministack exited while starting.*boom: cannot start"):
         embedded.ensure_running()

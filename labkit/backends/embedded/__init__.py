@@ -1,41 +1,46 @@
-"""The embedded backend: MiniStack, a moto server (on 127.0.0.1) and labkit's fillers, shared by every kernel.
+"""The embedded backend: MiniStack and a moto server on 127.0.0.1, with what labkit adds to them.
 
-Lifecycle, all under one file lock in ``LABKIT_HOME``:
+Run by labkit's Python (the learner's environment):
 
-- ``ensure_running()`` reuses the servers named in the state file when both
-  answer; otherwise it stops whatever is left of them (a stale or crashed run),
-  checks the ports, starts both servers in parallel, waits until they answer, then starts the fillers.
-- ``stop()`` stops all three (``labkit down``); ``reset()`` wipes the servers' state.
+- ``lifecycle.py``: start, join, stop and reset the servers and labkit's processes, under one lock and
+  one state file in ``LABKIT_HOME``;
+- ``backend.py``: the ``Embedded`` Backend object (connect, up, status, doctor, down);
+- ``fillers.py`` (settings in ``fillers_config.py``, policy arithmetic in ``scaling_rules.py``): what
+  AWS does and the emulators do not: ``AWS/SQS`` metrics, alarm → Auto Scaling, target tracking.
 
-Spawning, health checks and stopping are ``labkit.backends.servers``'s (shared with the
-classroom and lesson 11's enforcing server); this module keeps the embedded backend's own part:
-its command lines (labkit's launchers, ``*_fixes.py``), its state file and its messages. The servers
-are started in their own session, so they outlive the kernel that started them and are stopped
-only by ``labkit down``.
+Run by the servers' Python (``.venv-server``; labkit is not installed there, so these are loaded by path):
+
+- ``ministack_fixes.py`` / ``moto_fixes.py``: the launchers, with the fixes each server needs;
+- ``validating.py`` + ``rules.py`` (+ ``dead_letter_sources.py``): AWS's rules, refused as AWS refuses them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import json
-import os
-import subprocess
-import time
-import urllib.request
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
-from pathlib import Path
-
-from labkit import config
-from labkit.backends import classroom_join, servers
-from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport, service_names
-from labkit.backends.embedded import fillers_config, rules
-from labkit.backends.servers import installed_versions, port_is_free, reap, server_python
-from labkit.backends.services import SERVICES, moto_endpoint_envs
-from labkit.errors import BackendNotRunning, LabkitError, PortInUse
+from labkit.backends.embedded.backend import Embedded
+from labkit.backends.embedded.lifecycle import (
+    LAUNCHERS,
+    STATE_FILE,
+    Server,
+    State,
+    answers,
+    endpoints,
+    ensure_running,
+    healthy,
+    installed_versions,
+    is_alive,
+    locked,
+    memory_mb,
+    port_is_free,
+    read_state,
+    require_running,
+    reset,
+    server_python,
+    stop,
+)
 
 __all__ = [
+    "LAUNCHERS",
+    "STATE_FILE",
     "Embedded",
     "Server",
     "State",
@@ -54,346 +59,3 @@ __all__ = [
     "server_python",
     "stop",
 ]
-
-HERE = Path(__file__).resolve().parent
-# Each server runs through a launcher of labkit's that fixes what the course relies on (see each file).
-LAUNCHERS = {"ministack": HERE / "ministack_fixes.py", "moto": HERE / "moto_fixes.py"}
-STATE_FILE = "embedded.json"
-LOCK_FILE = "embedded.lock"
-START_TIMEOUT = 20.0
-_reap = reap  # the name the lifecycle tests use
-
-
-@dataclass
-class Server(servers.Server):
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def health_path(self) -> str:
-        return "/_ministack/health" if self.name == "ministack" else "/moto-api/"
-
-    @property
-    def reset_path(self) -> str:
-        return "/_ministack/reset" if self.name == "ministack" else "/moto-api/reset"
-
-
-@dataclass
-class State:
-    ministack: Server
-    moto: Server
-    started_at: float
-    fillers: Server | None = None  # labkit's fillers process (no port): AWS/SQS metrics, alarm → Auto Scaling
-
-    @property
-    def servers(self) -> tuple[Server, Server]:
-        return (self.ministack, self.moto)
-
-    @property
-    def processes(self) -> list[Server]:
-        """Every process of this backend: the two servers and the fillers."""
-        return [*self.servers, *([self.fillers] if self.fillers else [])]
-
-
-# --- state file -------------------------------------------------------------------
-
-
-def _state_path() -> Path:
-    return config.home() / STATE_FILE
-
-
-def read_state() -> State | None:
-    try:
-        raw = json.loads(_state_path().read_text())
-        fillers = Server(**raw["fillers"]) if raw.get("fillers") else None
-        return State(Server(**raw["ministack"]), Server(**raw["moto"]), raw["started_at"], fillers)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _write_state(state: State) -> None:
-    path = _state_path()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2))
-    tmp.replace(path)
-
-
-@contextlib.contextmanager
-def locked() -> Iterator[None]:
-    """The lock every start and stop of labkit's servers in ``LABKIT_HOME`` holds (the classroom's too)."""
-    with servers.locked(config.home() / LOCK_FILE):
-        yield
-
-
-# --- processes and health -------------------------------------------------------------
-
-
-def _marker(server: Server) -> str:
-    return LAUNCHERS[server.name].name if server.name in LAUNCHERS else fillers_config.MODULE
-
-
-def is_alive(server: Server) -> bool:
-    """True if the recorded pid is still one of our server processes (not a reused pid)."""
-    return servers.is_alive(server.pid, _marker(server))
-
-
-def answers(server: Server, timeout: float = 1.0) -> bool:
-    return servers.answers(server.url + server.health_path, timeout)
-
-
-def healthy(state: State) -> bool:
-    return all(is_alive(s) and answers(s) for s in state.servers)
-
-
-def memory_mb(server: Server) -> float | None:
-    """Resident memory of a server and its children (Lambda workers), in MB, where /proc has it."""
-    return servers.memory_mb(server.pid)
-
-
-def _choose_port(wanted: int, variable: str) -> int:
-    if wanted == 0:
-        return servers.free_port()
-    if not port_is_free(wanted):
-        raise PortInUse(
-            f"port {wanted} on 127.0.0.1 is taken by another program: stop it, or pick another port, "
-            f"e.g. `export {variable}=0` (any free port)"
-        )
-    return wanted
-
-
-def _spawn(python: Path, name: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    if name == "ministack":
-        cmd, env = [str(python), str(LAUNCHERS[name])], servers.ministack_env(servers.LOOPBACK, port)
-    else:
-        cmd, env = [str(python), str(LAUNCHERS[name]), "-H", servers.LOOPBACK, "-p", str(port)], {}
-    return servers.spawn(cmd, env, log, config.home())
-
-
-def _terminate(recorded: Iterable[Server]) -> list[str]:
-    return servers.terminate(recorded, is_alive)
-
-
-def _start() -> State:
-    python = server_python()
-    versions = installed_versions(python)
-    home = config.home()
-    ports = {
-        "ministack": _choose_port(config.ministack_port(), "LABKIT_PORT"),
-        "moto": _choose_port(config.moto_port(), "LABKIT_MOTO_PORT"),
-    }
-    logs = {name: home / f"{name}.log" for name in ports}
-    procs = {name: _spawn(python, name, port, logs[name]) for name, port in ports.items()}
-    made = {name: Server(name, proc.pid, ports[name], versions.get(name, "?")) for name, proc in procs.items()}
-
-    def exited(s: servers.Starting) -> str:
-        return (
-            f"{s.name} exited while starting (code {s.process.returncode}): {servers.last_line(s.log) or 'no output'}; "
-            f"see {s.log}, then run `labkit doctor`"
-        )
-
-    servers.wait_until_answering(
-        [servers.Starting(n, procs[n], logs[n], functools.partial(answers, made[n])) for n in made],
-        START_TIMEOUT,
-        exited=exited,
-        late=lambda names: f"{', '.join(names)} did not answer within {START_TIMEOUT:.0f} s: run `labkit doctor`",
-        stop=lambda: _terminate(made.values()),
-    )
-    state = State(made["ministack"], made["moto"], time.time())
-    state.fillers = _start_fillers(state)
-    _write_state(state)
-    return state
-
-
-def _start_fillers(state: State) -> Server:
-    """Start labkit's fillers (``labkit.backends.embedded.fillers``): labkit's Python, the servers' endpoints."""
-    env = fillers_config.process_env(endpoints(state), DUMMY_CREDENTIALS, config.region(), config.home(), os.environ)
-    return Server("fillers", fillers_config.start(env, config.home()), 0, "labkit")
-
-
-# --- public lifecycle -------------------------------------------------------------
-
-
-def ensure_running() -> tuple[State, bool]:
-    """Start the embedded backend or join the running one. Returns (state, started_now)."""
-    with locked():
-        state = read_state()
-        if state is not None and healthy(state):
-            if state.fillers is None or not is_alive(state.fillers):  # the servers are fine: restart only it
-                state.fillers = _start_fillers(state)
-                _write_state(state)
-            return state, False
-        if state is not None:
-            _terminate(state.processes)
-            _state_path().unlink(missing_ok=True)
-        return _start(), True
-
-
-def require_running() -> State:
-    """The running backend's state, or a BackendNotRunning error saying how to start it."""
-    state = read_state()
-    if state is None:
-        raise BackendNotRunning("the embedded backend is not running: start it with `labkit up`")
-    if not healthy(state):
-        dead = [s.name for s in state.servers if not is_alive(s)]
-        what = f"{' and '.join(dead)} stopped" if dead else "it does not answer"
-        raise BackendNotRunning(f"the embedded backend is down ({what}): restart it with `labkit up`")
-    return state
-
-
-def stop() -> list[str]:
-    """Stop both servers (``labkit down``). Returns the names of those that were running."""
-    with locked():
-        state = read_state()
-        if state is None:
-            return []
-        stopped = _terminate(state.processes)
-        _state_path().unlink(missing_ok=True)
-        return stopped
-
-
-def reset() -> float:
-    """Wipe every resource on both servers. Returns the seconds it took."""
-    state = require_running()
-    t0 = time.perf_counter()
-    for server in state.servers:
-        request = urllib.request.Request(server.url + server.reset_path, method="POST", data=b"")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
-    return time.perf_counter() - t0
-
-
-def endpoints(state: State) -> dict[str, str]:
-    """The SDK settings that route each service: moto's services to moto, the rest to MiniStack."""
-    env = {"AWS_ENDPOINT_URL": state.ministack.url}
-    env.update({name: state.moto.url for name in moto_endpoint_envs()})
-    return env
-
-
-# --- the backend object -----------------------------------------------------------
-
-
-class Embedded(Emulator):
-    """MiniStack + moto on this machine; on a classroom learner's machine, the room's servers instead."""
-
-    name = "embedded"
-
-    def connect(self, *, allow_real_aws: bool = False, lesson: str | None = None) -> Connection:
-        room = classroom_join.learner_env()
-        if room is not None:
-            # Classroom mode (labkit.classroom): the instructor's servers, with this learner's own key.
-            who = f" · learner {room.learner}" if room.learner else ""
-            return Connection(
-                room.env,
-                [
-                    Route("classroom MiniStack", room.url, service_names(moto=False)),
-                    Route("classroom moto", room.moto_url, service_names(moto=True)),
-                ],
-                [f"classroom{who}: your own account on the room's server"],
-            )
-        state, started = ensure_running()
-        return Connection(
-            {**endpoints(state), **DUMMY_CREDENTIALS},
-            [
-                Route(f"MiniStack {state.ministack.version}", state.ministack.url, service_names(moto=False)),
-                Route(f"moto {state.moto.version}", state.moto.url, service_names(moto=True)),
-            ],
-            [
-                ("started the local servers" if started else "joined the running local servers")
-                + "; dummy credentials; nothing leaves this machine"
-            ],
-        )
-
-    def up(self, *, allow_real_aws: bool = False) -> list[str]:
-        room = classroom_join.learner_env()
-        if room is not None:
-            who = f" (learner {room.learner})" if room.learner else ""
-            return [
-                f"classroom: the room's server at {room.url} answers{who}",
-                "nothing to start on this machine: your lessons use the room's server with your own key",
-            ]
-        t0 = time.perf_counter()
-        state, started = ensure_running()
-        verb = f"started in {time.perf_counter() - t0:.2f} s" if started else "already running"
-        return [
-            f"embedded backend {verb}: MiniStack {state.ministack.url}, moto {state.moto.url}",
-            'use it from a terminal with: eval "$(labkit env)"   stop it with: labkit down',
-        ]
-
-    def sdk_env(self) -> dict[str, str]:
-        room = classroom_join.learner_env()
-        if room is not None:
-            return room.env
-        return {**endpoints(require_running()), **DUMMY_CREDENTIALS}
-
-    def status(self, *, allow_real_aws: bool = False) -> StatusReport:
-        state = read_state()
-        if state is None:
-            return StatusReport(["  not running: start it with `labkit up`"], ok=False)
-        lines, ok = [], True
-        for server in state.servers:
-            alive, answering = is_alive(server), answers(server)
-            ok &= alive and answering
-            mem = memory_mb(server)
-            health = "answering" if answering else ("not answering" if alive else "stopped")
-            lines.append(
-                f"  {server.name:<9} {server.version:<8} pid {server.pid:<7} {server.url:<24} {health}"
-                + (f", {mem:.0f} MB" if mem else "")
-            )
-        lines.append("  routes:")
-        for service in SERVICES:
-            server = state.moto if service.moto else state.ministack
-            setting = service.endpoint_env if service.moto else "AWS_ENDPOINT_URL"
-            lines.append(f"    {service.name:<18} {server.name:<9} {server.url}  ({setting})")
-        running = state.fillers if state.fillers and is_alive(state.fillers) else None
-        lines += fillers_config.status_lines(running.pid if running else None, config.home())
-        lines.append(f"  filled in by labkit where the emulator lacks it: {fillers_config.FILLED}")
-        count = len(rules.RULES)
-        lines.append(
-            f"  validation: MiniStack refuses what AWS refuses, as AWS does ({count} rules, backends/embedded/rules.py)"
-        )
-        if not ok:
-            lines.append("  unhealthy: `labkit up` replaces the stopped server")
-        return StatusReport(lines, ok)
-
-    def reset(self) -> float | None:
-        return reset()
-
-    def down(self) -> list[str]:
-        stopped = stop()
-        return [f"stopped {' and '.join(stopped)}" if stopped else "the embedded backend was not running"]
-
-    def doctor(self) -> list[Check]:
-        checks: list[Check] = []
-        try:
-            versions = installed_versions(server_python())
-            checks.append(
-                (True, "embedded servers installed: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
-            )
-        except LabkitError as err:
-            checks.append((False, str(err)))
-        state = read_state()
-        ours = {s.port for s in state.servers if is_alive(s)} if state else set()
-        for variable, port in (("LABKIT_PORT", config.ministack_port()), ("LABKIT_MOTO_PORT", config.moto_port())):
-            if port == 0 or port in ours:
-                checks.append(
-                    (True, f"port {port or 'any'} ({variable}) " + ("is labkit's" if port else "chosen at start"))
-                )
-            elif port_is_free(port):
-                checks.append((True, f"port {port} ({variable}) is free"))
-            else:
-                checks.append((False, f"port {port} is taken by another program: stop it or `export {variable}=0`"))
-        if state is None:
-            checks.append((None, "embedded backend not running (connect() or `labkit up` starts it)"))
-        else:
-            ok = healthy(state)
-            checks.append((ok, "embedded backend answering" if ok else "embedded backend is down: run `labkit up`"))
-        return checks
-
-    def not_running(self) -> str | None:
-        if classroom_join.in_classroom():  # a classroom's room is checked by connect()
-            return None
-        state = read_state()
-        if state is None or not healthy(state):  # do not start an empty backend just to look at it
-            return "the embedded backend is not running: nothing to check (`labkit up` or a lesson starts it)"
-        return None
