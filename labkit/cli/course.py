@@ -16,16 +16,20 @@ PROGRESS_HELP = """\
 How it works: outside a notebook there are no notebook variables, so for each exercise labkit
 looks on the backend for what the exercise makes, by the names the lessons use (e.g.
 labkit-04-<suffix>-steps.fifo) or by the labkit:lesson tag (tags=lab.tag_dict), and runs the
-lesson's own check on it. Nothing is read from a file or flag you could set.
+lesson's own check on it. The status says what is on the backend now:
 
   pass         the check passes on what is on the backend now
   not yet      found, but the check gives a hint (shown)
-  not started  nothing found: not started, OR CLEANED UP. Each lesson ends with a Clean up
-               cell that deletes what it created, so run progress before that cell; an
-               embedded backend that was stopped or reset has forgotten everything too
+  not started  nothing found: not started, OR CLEANED UP (each lesson ends with a Clean up
+               cell that deletes what it created; a stopped or reset embedded backend has
+               forgotten everything too)
   unavailable  it cannot be checked here: the backend is down or lacks the service, or the
                result lives only in the notebook's kernel (lesson 07's tuned rule, lesson 11's
                reader user): there its check cell is the record
+
+"first passed" says when the exercise's check first passed, here or in the notebook: every
+passing check appends a line to $LABKIT_HOME/progress.jsonl, so clean-up does not erase it.
+Only a check that passed writes there.
 
 In a notebook: `from labkit.course import progress; progress.show()`.
 Exit code 1 only if the backend cannot be reached."""
