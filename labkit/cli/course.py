@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from labkit import backends
@@ -48,13 +49,35 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         os.environ["LABKIT_REGION"] = args.region
     # connect() refuses real AWS without the opt-in, before anything is listed.
     lab = labkit.connect(backend=name, allow_real_aws=args.allow_real_aws, show=False)
-    where = f"real AWS account {lab.account}" if lab.account else f"the {lab.backend} backend"
-    verb = "listing (dry run)" if args.dry_run else "deleting"
-    print(f"{verb} everything tagged {TAG_KEY}={args.lesson or '*'} on {where}, region {lab.region}")
-    report = ops.clean_up(args.lesson, dry_run=args.dry_run, session=boto3.session.Session(region_name=lab.region))
+    where = "a real AWS account" if not lab.is_emulator else f"the {lab.backend} backend"
+    session = boto3.session.Session(region_name=lab.region)
+    what = f"everything tagged {TAG_KEY}={args.lesson or '*'} on {where}, region {lab.region}"
+    # On real AWS nothing is deleted before the list of what would be has been shown and confirmed.
+    confirm = not lab.is_emulator and not args.dry_run
+    print(f"{'listing (dry run)' if args.dry_run or confirm else 'deleting'} {what}")
+    report = ops.clean_up(args.lesson, dry_run=args.dry_run or confirm, session=session, name_rule=lab.is_emulator)
     print(report)
+    if confirm:
+        if not report.would_delete:
+            return 1 if report.failed or report.not_listed else 0
+        if not args.yes and not _confirmed(len(report.would_delete)):
+            print("nothing deleted: run again with --yes to delete what is listed above")
+            return 1
+        print(f"deleting {what}")
+        report = ops.clean_up(args.lesson, session=session, name_rule=False)
+        print(report)
     # On an emulator a service it lacks cannot be listed; on AWS that means something may be left.
     return 1 if report.failed or (report.not_listed and not lab.is_emulator) else 0
+
+
+def _confirmed(count: int) -> bool:
+    """Ask at a terminal; anything but "yes" (or no terminal at all) is a no."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"delete these {count} resources from your AWS account? type yes: ").strip() == "yes"
+    except EOFError:
+        return False
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
