@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -171,9 +172,11 @@ def _connect(backend: str | None, allow_real_aws: bool) -> tuple[str | None, str
         lab = labkit.connect(backend=chosen.name, allow_real_aws=allow_real_aws, show=False)
     except (LabkitError, ValueError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
         return f"cannot reach the backend: {_one_line(str(err))}", ""
-    # connect() puts the emulators' dummy keys in the environment; keep the caller's (a classroom
-    # learner's 12-digit key id is their account) and let the next boto3.client(...) read them.
-    os.environ.update(caller_credentials)
+    # connect() puts the emulators' dummy keys in the environment. A caller's 12-digit key id is an
+    # account on the emulator (a classroom learner's): keep it. Any other key of the caller's (real
+    # AWS keys, say) is never sent to an emulator.
+    if lab.is_emulator and re.fullmatch(r"\d{12}", caller_credentials.get("AWS_ACCESS_KEY_ID", "")):
+        os.environ.update(caller_credentials)
     boto3.DEFAULT_SESSION = None
     header = f"labkit progress · backend {lab.backend} · region {lab.region}"
     if lab.account:
