@@ -21,6 +21,7 @@ def home(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     monkeypatch.setenv("LABKIT_PORT", "0")
     monkeypatch.setenv("LABKIT_MOTO_PORT", "0")
+    monkeypatch.setenv("LABKIT_DNS_PORT", "0")
     yield tmp_path
     embedded.stop()
 
