@@ -40,7 +40,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 CACHEABLE_STATUS = frozenset({200, 203, 300, 301, 410})
@@ -145,28 +144,28 @@ CACHE = Cache()
 _REQUEST: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("labkit_cdn_request", default=None)
 
 
-def behaviour_ttls(cloudfront: ModuleType, dist: dict[str, Any], behavior: dict[str, Any]) -> tuple[float, ...]:
+def behaviour_ttls(cloudfront: Any, dist: dict[str, Any], behavior: dict[str, Any]) -> tuple[float, ...]:
     """(MinTTL, DefaultTTL, MaxTTL) of a behaviour: its cache policy's, else the behaviour's own (legacy)."""
     policy_id = behavior.get("cache_policy_id")
     if policy_id:
         policy = cloudfront._cache_policies.get(policy_id) or cloudfront._MANAGED_CACHE_POLICIES.get(policy_id)
         config = (policy or {}).get("Config", {})
-        return tuple(float(config.get(k, d)) for k, d in zip(("MinTTL", "DefaultTTL", "MaxTTL"), LEGACY_TTLS))
+        return tuple(
+            float(config.get(k, d)) for k, d in zip(("MinTTL", "DefaultTTL", "MaxTTL"), LEGACY_TTLS, strict=True)
+        )
     config_el = cloudfront._dist_config_el(dist)
     element = cloudfront._find(config_el, "DefaultCacheBehavior")
     if behavior.get("path_pattern"):
         items = cloudfront._find(cloudfront._find(config_el, "CacheBehaviors"), "Items")
-        element = next(
-            (it for it in items if cloudfront._text(it, "PathPattern") == behavior["path_pattern"]), element
-        )
+        element = next((it for it in items if cloudfront._text(it, "PathPattern") == behavior["path_pattern"]), element)
     values = []
-    for name, default in zip(("MinTTL", "DefaultTTL", "MaxTTL"), LEGACY_TTLS):
+    for name, default in zip(("MinTTL", "DefaultTTL", "MaxTTL"), LEGACY_TTLS, strict=True):
         text = cloudfront._text(element, name, "") if element is not None else ""
         values.append(float(text) if text.strip() else default)
     return tuple(values)
 
 
-def install(cloudfront: ModuleType, cache: Cache = CACHE) -> None:
+def install(cloudfront: Any, cache: Cache = CACHE) -> None:
     """Wrap MiniStack's CloudFront data plane (``cloudfront`` is ``ministack.services.cloudfront``)."""
     original_fetch = cloudfront._fetch_from_origin
     original_viewer = cloudfront.handle_viewer_request

@@ -132,7 +132,9 @@ class Route53Resolver(BaseResolver):  # type: ignore[misc, unused-ignore]
     def zone_for(name: str, zones: Iterable[Zone]) -> Zone | None:
         best: Zone | None = None
         for zone in zones:
-            if (name == zone.name or name.endswith("." + zone.name)) and (best is None or len(zone.name) > len(best.name)):
+            if (name == zone.name or name.endswith("." + zone.name)) and (
+                best is None or len(zone.name) > len(best.name)
+            ):
                 best = zone
         return best
 

@@ -1,4 +1,4 @@
-"""MiniStack with CloudWatch fixes, a DNS server for Route 53 and a cache for CloudFront, run by path with the servers' Python (``.venv-server``):
+"""MiniStack with CloudWatch fixes, Route 53's DNS and CloudFront's cache, run with the servers' Python:
 
     .venv-server/bin/python labkit/backends/embedded/ministack_fixes.py
 
@@ -283,7 +283,7 @@ def validating_layer() -> ModuleType:
 
 
 def add_data_planes() -> None:
-    """CloudFront's cache, and (with ``LABKIT_DNS_PORT`` set) the DNS server; a port that cannot be bound ends the start."""
+    """CloudFront's cache, and (with ``LABKIT_DNS_PORT`` set) the DNS server; a port it cannot bind ends the start."""
     from ministack.services import cloudfront
 
     sibling("cdn_cache").install(cloudfront)
