@@ -19,10 +19,17 @@ RESOLVER_SETTING = "LABKIT_DNS_RESOLVER"
 
 def authoritative_resolver(lab, name_servers: list[str]) -> dns.resolver.Resolver | None:
     """A resolver that asks the zone's authoritative server; None where this backend has none to ask."""
+    return resolver_for(name_servers, lab.is_emulator)
+
+
+def resolver_for(name_servers: list[str], emulator: bool | None = None) -> dns.resolver.Resolver | None:
+    """``authoritative_resolver`` without a lab: an emulator is a backend reached at ``AWS_ENDPOINT_URL``."""
+    if emulator is None:
+        emulator = bool(os.environ.get("AWS_ENDPOINT_URL"))
     resolver = dns.resolver.Resolver(configure=False)
     resolver.lifetime = 5.0
     setting = os.environ.get(RESOLVER_SETTING, "")
-    if lab.is_emulator:
+    if emulator:
         if not setting:
             return None
         host, _, port = setting.rpartition(":")
