@@ -204,3 +204,34 @@ def test_longest_zone_wins():
     parent, child = dns_server.Zone("example.com"), dns_server.Zone("Shop.Example.com")
     assert dns_server.Route53Resolver.zone_for("www.shop.example.com.", [parent, child]) is child
     assert dns_server.Route53Resolver.zone_for("example.com.", [parent, child]) is parent
+
+
+def test_a_dns_port_taken_on_udp_is_one_clear_error():
+    import socket
+
+    from labkit.backends.embedded import lifecycle
+    from labkit.errors import PortInUse
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"port {port} .* LABKIT_DNS_PORT=0"):
+            lifecycle._choose_dns_port(port)
+    chosen = lifecycle._choose_dns_port(0)
+    assert chosen > 0 and chosen != port
+
+
+def test_the_resolver_address_is_in_the_state_and_the_sdk_settings(monkeypatch, tmp_path):
+    import json
+
+    from labkit.backends.embedded import backend, lifecycle
+
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    server = {"name": "ministack", "pid": 1, "port": 4600, "version": "x"}
+    old = {"ministack": server, "moto": {**server, "name": "moto", "port": 4601}, "started_at": 0}
+    (tmp_path / lifecycle.STATE_FILE).write_text(json.dumps(old))  # written before the DNS server existed
+    state = lifecycle.read_state()
+    assert state is not None and state.dns_port == 0 and backend.dns_env(state) == {}
+    (tmp_path / lifecycle.STATE_FILE).write_text(json.dumps({**old, "dns_port": 4653}))
+    state = lifecycle.read_state()
+    assert backend.dns_env(state) == {"LABKIT_DNS_RESOLVER": "127.0.0.1:4653"}
