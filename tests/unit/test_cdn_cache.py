@@ -160,3 +160,17 @@ def test_errors_and_other_methods_are_not_cached():
     for _ in range(2):
         asyncio.run(ok.handle_viewer_request({"Id": "E1"}, "POST", "/form", "/form", "", {}, b"", {}))
     assert len(ok.origin_calls) == 2
+
+
+def test_legacy_behaviours_use_their_own_ttls():
+    module = _fake_cloudfront({})
+    config = ElementTree.fromstring(
+        "<DistributionConfig><DefaultCacheBehavior><MinTTL>0</MinTTL><DefaultTTL>2</DefaultTTL><MaxTTL>10</MaxTTL>"
+        "</DefaultCacheBehavior><CacheBehaviors><Items><CacheBehavior><PathPattern>/img/*</PathPattern>"
+        "<MinTTL>5</MinTTL></CacheBehavior></Items></CacheBehaviors></DistributionConfig>"
+    )
+    module._dist_config_el = lambda dist: config
+    module._text = lambda element, tag, default="": element.findtext(tag) or default
+    assert cdn_cache.behaviour_ttls(module, {}, {"path_pattern": None}) == (0.0, 2.0, 10.0)
+    assert cdn_cache.behaviour_ttls(module, {}, {"path_pattern": "/img/*"}) == (5.0, 86400.0, 31536000.0)
+    assert cdn_cache.behaviour_ttls(module, {}, {"cache_policy_id": "opt"}) == (1.0, 86400.0, 31536000.0)

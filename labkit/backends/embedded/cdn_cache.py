@@ -144,6 +144,15 @@ CACHE = Cache()
 _REQUEST: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("labkit_cdn_request", default=None)
 
 
+def _child(cloudfront: Any, element: Any, *tags: str) -> Any:
+    """``element``'s child by the path ``tags`` (MiniStack's namespace-blind ``_find``), or None."""
+    for tag in tags:
+        if element is None:
+            return None
+        element = cloudfront._find(element, tag)
+    return element
+
+
 def behaviour_ttls(cloudfront: Any, dist: dict[str, Any], behavior: dict[str, Any]) -> tuple[float, ...]:
     """(MinTTL, DefaultTTL, MaxTTL) of a behaviour: its cache policy's, else the behaviour's own (legacy)."""
     policy_id = behavior.get("cache_policy_id")
@@ -154,10 +163,13 @@ def behaviour_ttls(cloudfront: Any, dist: dict[str, Any], behavior: dict[str, An
             float(config.get(k, d)) for k, d in zip(("MinTTL", "DefaultTTL", "MaxTTL"), LEGACY_TTLS, strict=True)
         )
     config_el = cloudfront._dist_config_el(dist)
-    element = cloudfront._find(config_el, "DefaultCacheBehavior")
+    element = _child(cloudfront, config_el, "DefaultCacheBehavior")
     if behavior.get("path_pattern"):
-        items = cloudfront._find(cloudfront._find(config_el, "CacheBehaviors"), "Items")
-        element = next((it for it in items if cloudfront._text(it, "PathPattern") == behavior["path_pattern"]), element)
+        items = _child(cloudfront, config_el, "CacheBehaviors", "Items")
+        ordered = list(items) if items is not None else []
+        element = next(
+            (it for it in ordered if cloudfront._text(it, "PathPattern") == behavior["path_pattern"]), element
+        )
     values = []
     for name, default in zip(("MinTTL", "DefaultTTL", "MaxTTL"), LEGACY_TTLS, strict=True):
         text = cloudfront._text(element, name, "") if element is not None else ""
@@ -206,8 +218,7 @@ def install(cloudfront: Any, cache: Cache = CACHE) -> None:
     def create_invalidation(dist_id: str, body: bytes) -> Any:
         answer = original_invalidation(dist_id, body)
         if answer[0] in (200, 201):
-            batch = cloudfront._parse_body(body)
-            items = cloudfront._find(cloudfront._find(batch, "Paths"), "Items") if batch is not None else None
+            items = _child(cloudfront, cloudfront._parse_body(body), "Paths", "Items")
             paths = [child.text for child in (items if items is not None else []) if child.text]
             gone = cache.invalidate(dist_id, paths)
             print(f"labkit cdn cache: invalidation of {paths} in {dist_id} dropped {gone} cached responses", flush=True)
