@@ -56,7 +56,7 @@ def pytest_sessionstart(session):
     os.environ["LABKIT_CHECKS_MUST_PASS"] = "1"
     if os.environ.get("LABKIT_BACKEND", "embedded") in ("", "embedded"):
         _home = tempfile.mkdtemp(prefix="labkit-test-")
-        os.environ.update({"LABKIT_HOME": _home, "LABKIT_PORT": "0", "LABKIT_MOTO_PORT": "0"})
+        os.environ.update({"LABKIT_HOME": _home, "LABKIT_PORT": "0", "LABKIT_MOTO_PORT": "0", "LABKIT_DNS_PORT": "0"})
 
 
 def pytest_runtest_setup(item):

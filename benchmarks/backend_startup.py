@@ -18,7 +18,12 @@ CONNECT_RUNS = 20
 
 def main() -> None:
     os.environ.update(
-        {"LABKIT_HOME": tempfile.mkdtemp(prefix="labkit-bench-"), "LABKIT_PORT": "0", "LABKIT_MOTO_PORT": "0"}
+        {
+            "LABKIT_HOME": tempfile.mkdtemp(prefix="labkit-bench-"),
+            "LABKIT_PORT": "0",
+            "LABKIT_MOTO_PORT": "0",
+            "LABKIT_DNS_PORT": "0",
+        }
     )
     import labkit
     from labkit.backends import embedded

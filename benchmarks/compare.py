@@ -48,7 +48,14 @@ REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # dummy: emulators only
 START_TIMEOUT = 120.0
 # What this script sets for the runs it starts; a learner's own values must not leak into them.
-OWN_ENV = ("LABKIT_BACKEND", "LABKIT_HOME", "LABKIT_PORT", "LABKIT_MOTO_PORT", "LABKIT_LOCALSTACK_URL")
+OWN_ENV = (
+    "LABKIT_BACKEND",
+    "LABKIT_HOME",
+    "LABKIT_PORT",
+    "LABKIT_MOTO_PORT",
+    "LABKIT_DNS_PORT",
+    "LABKIT_LOCALSTACK_URL",
+)
 
 
 def _load_localstack_helpers():

@@ -33,6 +33,7 @@ def main(selected: list[str]) -> None:
             "LABKIT_HOME": tempfile.mkdtemp(prefix="labkit-bench-"),
             "LABKIT_PORT": "0",
             "LABKIT_MOTO_PORT": "0",
+            "LABKIT_DNS_PORT": "0",
             "LABKIT_CHECKS_MUST_PASS": "1",
         }
     )

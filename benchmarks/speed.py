@@ -37,7 +37,13 @@ def _free_port() -> int:
 
 def _private_env(home: Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("LABKIT_", "AWS_"))}
-    return {**keep, "LABKIT_HOME": str(home / "labkit"), "LABKIT_PORT": "0", "LABKIT_MOTO_PORT": "0"}
+    return {
+        **keep,
+        "LABKIT_HOME": str(home / "labkit"),
+        "LABKIT_PORT": "0",
+        "LABKIT_MOTO_PORT": "0",
+        "LABKIT_DNS_PORT": "0",
+    }
 
 
 def fresh_lab(installer: str) -> float:

@@ -18,8 +18,9 @@ the default).
 
 Embedded backend: its state (pid, ports, versions, logs) lives in
 ``LABKIT_HOME`` (default ``~/.cache/labkit``); MiniStack listens on
-``LABKIT_PORT`` (default 4600) and moto on ``LABKIT_MOTO_PORT`` (default 4601),
-both on 127.0.0.1; a port of ``0`` means any free port.
+``LABKIT_PORT`` (default 4600) and moto on ``LABKIT_MOTO_PORT`` (default 4601), and the
+DNS server that answers Route 53's zones on ``LABKIT_DNS_PORT`` (default 4653, UDP and TCP),
+all on 127.0.0.1; a port of ``0`` means any free port.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ DEFAULT_BACKEND = "embedded"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PORT = 4600
 DEFAULT_MOTO_PORT = 4601
+DEFAULT_DNS_PORT = 4653
 DEFAULT_LOCALSTACK_URL = "http://127.0.0.1:4566"
 
 
@@ -86,6 +88,10 @@ def ministack_port() -> int:
 
 def moto_port() -> int:
     return _port("LABKIT_MOTO_PORT", DEFAULT_MOTO_PORT)
+
+
+def dns_port() -> int:
+    return _port("LABKIT_DNS_PORT", DEFAULT_DNS_PORT)
 
 
 def localstack_url() -> str:

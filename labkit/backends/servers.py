@@ -164,6 +164,16 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     return bind_error(host, port) is None
 
 
+def udp_port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    """True if a UDP socket can be bound to ``host:port`` (a DNS server needs UDP and TCP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 # --- health -----------------------------------------------------------------------------
 
 

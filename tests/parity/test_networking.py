@@ -1,4 +1,4 @@
-"""Parity: the VPC, CloudFront and Route 53 behaviours lesson 10 relies on."""
+"""Parity: the VPC, CloudFront (caching too) and Route 53 (answering DNS too) behaviours lesson 10 relies on."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ import time
 
 import boto3
 import botocore.exceptions
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
 import pytest
 
+from labkit.lessons.l10_networking.dns_lookup import authoritative_resolver
 from labkit.lessons.l10_networking.network_map import fetch_via_cdn
 
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
@@ -270,3 +277,124 @@ def test_route53_create_refuses_a_record_that_exists(lab, unique, requires):
         assert [r["ResourceRecords"] for r in listed if r["Type"] == "CNAME"] == [[{"Value": f"www.{name}"}]]
     finally:
         _delete_zone(route53, zone_id)
+
+
+def _until(probe, deadline_s: float, pause: float = 2.0):
+    """``probe()`` once it is truthy (AWS: up to ``deadline_s``; a change reaches every name server in ~60 s)."""
+    deadline = time.monotonic() + deadline_s
+    while not (value := probe()):
+        assert time.monotonic() < deadline, "no answer in time"
+        time.sleep(pause)
+    return value
+
+
+@pytest.fixture
+def answering_zone(lab, unique):
+    """A hosted zone and a dnspython resolver that asks its authoritative server (labkit's DNS on the embedded
+    backend, the zone's own Route 53 name server on AWS); skipped where the backend answers no DNS."""
+    route53 = boto3.client("route53")
+    name = f"dns-{unique}.example.com"
+    zone = route53.create_hosted_zone(Name=name, CallerReference=f"parity-dns-{unique}")
+    resolver = authoritative_resolver(lab, zone["DelegationSet"]["NameServers"])
+    if resolver is None:
+        _delete_zone(route53, zone["HostedZone"]["Id"])
+        pytest.skip("this backend answers no DNS queries for its Route 53 zones (no LABKIT_DNS_RESOLVER)")
+    yield route53, zone["HostedZone"]["Id"], f"{name}.", resolver
+    _delete_zone(route53, zone["HostedZone"]["Id"])
+
+
+def _upsert(route53, zone_id: str, **record) -> None:
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+    )
+
+
+def _addresses(resolver, name: str) -> list[str]:
+    try:
+        return sorted(r.address for r in resolver.resolve(name, "A"))
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+
+
+def test_route53_records_answer_dns_queries_and_follow_upserts(answering_zone):
+    route53, zone_id, zone, resolver = answering_zone
+    www = f"www.{zone}"
+    _upsert(route53, zone_id, Name=www, Type="A", TTL=60, ResourceRecords=[{"Value": "192.0.2.10"}])
+    _upsert(route53, zone_id, Name=f"store.{zone}", Type="CNAME", TTL=300, ResourceRecords=[{"Value": www}])
+    _upsert(route53, zone_id, Name=zone, Type="TXT", TTL=300, ResourceRecords=[{"Value": '"labkit parity"'}])
+    assert _until(lambda: _addresses(resolver, www), 180) == ["192.0.2.10"]
+    answer = resolver.resolve(www, "A")
+    assert answer.rrset.ttl == 60 and answer.response.flags & dns.flags.AA  # authoritative, with the record's TTL
+    chained = _until(lambda: _addresses(resolver, f"store.{zone}") and resolver.resolve(f"store.{zone}", "A"), 180)
+    assert [r.rdtype for r in chained.response.answer] == [dns.rdatatype.CNAME, dns.rdatatype.A]
+    assert [r.strings for r in _until(lambda: resolver.resolve(zone, "TXT"), 180)] == [(b"labkit parity",)]
+    _upsert(route53, zone_id, Name=www, Type="A", TTL=60, ResourceRecords=[{"Value": "192.0.2.20"}])
+    assert _until(lambda: _addresses(resolver, www) == ["192.0.2.20"], 180)
+
+
+def test_route53_answers_nxdomain_with_the_zones_soa(answering_zone):
+    _, _, zone, resolver = answering_zone
+    query = dns.message.make_query(f"never-made.{zone}", "A")
+    reply = dns.query.udp(query, resolver.nameservers[0], port=resolver.port, timeout=5)
+    assert reply.rcode() == dns.rcode.NXDOMAIN and reply.answer == []
+    assert [(str(r.name), r.rdtype) for r in reply.authority] == [(zone, dns.rdatatype.SOA)]
+
+
+def _readable_through(site) -> None:
+    """Wait until the distribution is deployed, then let it (and only it) read the bucket."""
+    cloudfront, s3, bucket, dist = site
+    _until(lambda: cloudfront.get_distribution(Id=dist["Id"])["Distribution"]["Status"] == "Deployed", 1800, 10)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+                "Condition": {"StringEquals": {"AWS:SourceArn": dist["ARN"]}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+def test_cloudfront_caches_until_an_invalidation_and_a_hit_never_reaches_s3(lab, site, unique):
+    cloudfront, s3, bucket, dist = site
+    _readable_through(site)
+    path = f"/page-{unique}.html"
+    s3.put_object(Bucket=bucket, Key=path[1:], Body=b"v1", ContentType="text/html")
+    first = _until(lambda: (p := fetch_via_cdn(lab, dist["DomainName"], path)).status == 200 and p, 60)
+    assert first.x_cache == "Miss from cloudfront" and first.body == b"v1"
+    time.sleep(1.1)
+    hit = fetch_via_cdn(lab, dist["DomainName"], path)
+    assert (hit.x_cache, hit.body) == ("Hit from cloudfront", b"v1") and int(hit.age) >= 1
+    s3.put_object(Bucket=bucket, Key=path[1:], Body=b"v2", ContentType="text/html")
+    stale = fetch_via_cdn(lab, dist["DomainName"], path)
+    assert (stale.x_cache, stale.body) == ("Hit from cloudfront", b"v1")  # S3 was not asked
+    inv = cloudfront.create_invalidation(
+        DistributionId=dist["Id"],
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": f"parity-{unique}"},
+    )["Invalidation"]
+    _until(
+        lambda: (
+            cloudfront.get_invalidation(DistributionId=dist["Id"], Id=inv["Id"])["Invalidation"]["Status"]
+            == "Completed"
+        ),
+        900,
+        5,
+    )
+    fresh = fetch_via_cdn(lab, dist["DomainName"], path)
+    assert (fresh.x_cache, fresh.body) == ("Miss from cloudfront", b"v2")
+
+
+def test_cloudfront_keeps_an_object_for_its_max_age(lab, site, unique):
+    _, s3, bucket, dist = site
+    _readable_through(site)
+    path = f"/short-{unique}.txt"
+    s3.put_object(Bucket=bucket, Key=path[1:], Body=b"short", CacheControl="max-age=2")
+    first = _until(lambda: (p := fetch_via_cdn(lab, dist["DomainName"], path)).status == 200 and p, 60)
+    assert first.x_cache == "Miss from cloudfront"
+    assert fetch_via_cdn(lab, dist["DomainName"], path).x_cache == "Hit from cloudfront"
+    time.sleep(3)  # max-age=2 is above the CachingOptimized policy's MinTTL (1 s): it sets the TTL
+    assert fetch_via_cdn(lab, dist["DomainName"], path).x_cache == "Miss from cloudfront"

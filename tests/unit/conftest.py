@@ -33,6 +33,7 @@ def embedded_lab(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LABKIT_PORT", "0")
     monkeypatch.setenv("LABKIT_MOTO_PORT", "0")
+    monkeypatch.setenv("LABKIT_DNS_PORT", "0")
     before = set(os.environ)
     yield labkit.connect(show=False)
     for name in set(os.environ) - before:

@@ -149,6 +149,7 @@ def test_cli_errors_are_one_line(clean_env, capsys, argv, expected):
 def test_cli_up_env_down(clean_env, monkeypatch, capsys):
     monkeypatch.setenv("LABKIT_PORT", "0")
     monkeypatch.setenv("LABKIT_MOTO_PORT", "0")
+    monkeypatch.setenv("LABKIT_DNS_PORT", "0")
     try:
         assert cli.main(["up"]) == 0
         assert cli.main(["env"]) == 0

@@ -16,6 +16,7 @@ def clean_env(monkeypatch):
         "AWS_DEFAULT_REGION",
         "LABKIT_PORT",
         "LABKIT_MOTO_PORT",
+        "LABKIT_DNS_PORT",
         "LABKIT_HOME",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -92,6 +93,15 @@ def test_ports(monkeypatch):
         monkeypatch.setenv("LABKIT_PORT", bad)
         with pytest.raises(ValueError, match="LABKIT_PORT"):
             config.ministack_port()
+
+
+def test_dns_port(monkeypatch):
+    assert config.dns_port() == 4653
+    monkeypatch.setenv("LABKIT_DNS_PORT", "0")
+    assert config.dns_port() == 0
+    monkeypatch.setenv("LABKIT_DNS_PORT", "53")
+    with pytest.raises(ValueError, match="LABKIT_DNS_PORT=53 is out of range"):
+        config.dns_port()
 
 
 def test_home(monkeypatch, tmp_path):

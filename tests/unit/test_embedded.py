@@ -8,6 +8,10 @@ import sys
 import time
 
 import boto3
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
 import psutil
 import pytest
 
@@ -21,6 +25,7 @@ def home(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     monkeypatch.setenv("LABKIT_PORT", "0")
     monkeypatch.setenv("LABKIT_MOTO_PORT", "0")
+    monkeypatch.setenv("LABKIT_DNS_PORT", "0")
     yield tmp_path
     embedded.stop()
 
@@ -36,13 +41,17 @@ def test_start_then_reuse(home):
 
 def test_every_listener_is_on_loopback(home):
     state, _ = embedded.ensure_running()
-    listening = []
+    listening, udp = [], []
     for server in state.servers:
         for conn in psutil.Process(server.pid).net_connections(kind="inet"):
             if conn.status == psutil.CONN_LISTEN:
                 listening.append(conn.laddr)
-    assert {addr.port for addr in listening} >= {state.ministack.port, state.moto.port}
+            elif conn.type == socket.SOCK_DGRAM and not conn.raddr:
+                udp.append(conn.laddr)
+    assert {addr.port for addr in listening} >= {state.ministack.port, state.moto.port, state.dns_port}
     assert {addr.ip for addr in listening} == {"127.0.0.1"}
+    assert state.dns_port in {addr.port for addr in udp}  # the DNS server, on UDP too
+    assert {addr.ip for addr in udp} <= {"127.0.0.1"}
 
 
 def test_stale_state_file_is_replaced(home):
@@ -91,7 +100,11 @@ def test_port_taken_by_another_program(home, monkeypatch):
 
 def test_stop_stops_everything(home):
     state, _ = embedded.ensure_running()
+    question = dns.message.make_query("example.com", "A")
+    assert dns.query.udp(question, "127.0.0.1", port=state.dns_port, timeout=5).rcode() == dns.rcode.REFUSED
     assert sorted(embedded.stop()) == ["fillers", "ministack", "moto"]
+    with pytest.raises(dns.exception.Timeout):  # the DNS server went with MiniStack
+        dns.query.udp(question, "127.0.0.1", port=state.dns_port, timeout=1)
     assert not any(embedded.is_alive(s) for s in state.processes)
     assert embedded.read_state() is None
     assert embedded.stop() == []
@@ -109,7 +122,14 @@ def test_reset_wipes_both_servers(home):
     )
     sqs.create_queue(QueueName="reset-me")
     ec2.create_volume(AvailabilityZone="us-east-1a", Size=1)
+    route53 = session.client(
+        "route53", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    route53.create_hosted_zone(Name="reset-me.example.com", CallerReference="reset-me")
+    question = dns.message.make_query("reset-me.example.com", "SOA")
+    assert dns.query.udp(question, "127.0.0.1", port=state.dns_port, timeout=5).rcode() == dns.rcode.NOERROR
     embedded.reset()
+    assert dns.query.udp(question, "127.0.0.1", port=state.dns_port, timeout=5).rcode() == dns.rcode.REFUSED
     assert sqs.list_queues().get("QueueUrls", []) == []
     assert ec2.describe_volumes()["Volumes"] == []
 

@@ -33,6 +33,7 @@ def lab(tmp_path_factory):
         mp.setenv("LABKIT_HOME", str(tmp_path_factory.mktemp("home")))
         mp.setenv("LABKIT_PORT", "0")
         mp.setenv("LABKIT_MOTO_PORT", "0")
+        mp.setenv("LABKIT_DNS_PORT", "0")
         mp.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
         before = set(os.environ)
         yield labkit.connect(show=False)

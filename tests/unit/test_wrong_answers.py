@@ -413,6 +413,18 @@ def wrong_10_2(moto_env) -> Case:
     return (subnet, vpc, "10.20.1.0/24"), {}, "network ACLs are stateless"
 
 
+def wrong_10_3(moto_env) -> Case:
+    """api.<zone> moved to the right address, but kept a TTL of 300 s instead of 120."""
+    route53 = boto3.client("route53")
+    zone = f"shop-{_suffix()}.example.com"
+    zone_id = route53.create_hosted_zone(Name=zone, CallerReference=zone)["HostedZone"]["Id"]
+    record = {"Name": f"api.{zone}", "Type": "A", "TTL": 300, "ResourceRecords": [{"Value": "192.0.2.30"}]}
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+    )
+    return (zone_id, f"api.{zone}", ["192.0.2.30"]), {}, "its TTL is 300 s: set TTL=120"
+
+
 # ----------------------------------------------------------------------------- 11 IAM and CloudWatch
 
 
@@ -494,6 +506,7 @@ WRONG: dict[str, Callable[..., Case]] = {
     "09.2": wrong_09_2,
     "10.1": wrong_10_1,
     "10.2": wrong_10_2,
+    "10.3": wrong_10_3,
     "11.1": wrong_11_1,
     "11.2": wrong_11_2,
     "11.3": wrong_11_3,

@@ -11,6 +11,8 @@ Run by labkit's Python (the learner's environment):
 Run by the servers' Python (``.venv-server``; labkit is not installed there, so these are loaded by path):
 
 - ``ministack_fixes.py`` / ``moto_fixes.py``: the launchers, with the fixes each server needs;
+- ``dns_server.py`` (Route 53's zones over DNS, with dnslib, on 127.0.0.1) and ``cdn_cache.py`` (CloudFront's
+  cache: Miss/Hit, TTL, invalidation): data planes MiniStack lacks, added in its process by its launcher;
 - ``validating.py`` + ``rules.py`` (+ ``dead_letter_sources.py``): AWS's rules, refused as AWS refuses them.
 """
 

@@ -13,6 +13,7 @@ from labkit.backends import classroom_join
 from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport, service_names
 from labkit.backends.embedded import fillers_config, rules
 from labkit.backends.embedded.lifecycle import (
+    State,
     answers,
     endpoints,
     ensure_running,
@@ -24,11 +25,18 @@ from labkit.backends.embedded.lifecycle import (
     reset,
     stop,
 )
-from labkit.backends.servers import installed_versions, port_is_free, server_python
+from labkit.backends.servers import installed_versions, port_is_free, server_python, udp_port_is_free
 from labkit.backends.services import SERVICES
 from labkit.errors import LabkitError
 
-__all__ = ["Embedded"]
+__all__ = ["DNS_RESOLVER", "Embedded", "dns_env"]
+
+DNS_RESOLVER = "LABKIT_DNS_RESOLVER"
+
+
+def dns_env(state: State) -> dict[str, str]:
+    """``LABKIT_DNS_RESOLVER=127.0.0.1:<port>``: where Route 53's zones are answered over DNS."""
+    return {DNS_RESOLVER: state.dns_resolver} if state.dns_resolver else {}
 
 
 class Embedded(Emulator):
@@ -51,7 +59,7 @@ class Embedded(Emulator):
             )
         state, started = ensure_running()
         return Connection(
-            {**endpoints(state), **DUMMY_CREDENTIALS},
+            {**endpoints(state), **DUMMY_CREDENTIALS, **dns_env(state)},
             [
                 Route(f"MiniStack {state.ministack.version}", state.ministack.url, service_names(moto=False)),
                 Route(f"moto {state.moto.version}", state.moto.url, service_names(moto=True)),
@@ -82,7 +90,8 @@ class Embedded(Emulator):
         room = classroom_join.learner_env()
         if room is not None:
             return room.env
-        return {**endpoints(require_running()), **DUMMY_CREDENTIALS}
+        state = require_running()
+        return {**endpoints(state), **DUMMY_CREDENTIALS, **dns_env(state)}
 
     def status(self, *, allow_real_aws: bool = False) -> StatusReport:
         state = read_state()
@@ -97,6 +106,11 @@ class Embedded(Emulator):
             lines.append(
                 f"  {server.name:<9} {server.version:<8} pid {server.pid:<7} {server.url:<24} {health}"
                 + (f", {mem:.0f} MB" if mem else "")
+            )
+        if state.dns_resolver:
+            lines.append(
+                f"  dns       Route 53 zones  {state.dns_resolver:<24} (UDP and TCP, in MiniStack's process; "
+                f"dig @127.0.0.1 -p {state.dns_port} <name>)"
             )
         lines.append("  routes:")
         for service in SERVICES:
@@ -132,12 +146,19 @@ class Embedded(Emulator):
             checks.append((False, str(err)))
         state = read_state()
         ours = {s.port for s in state.servers if is_alive(s)} if state else set()
-        for variable, port in (("LABKIT_PORT", config.ministack_port()), ("LABKIT_MOTO_PORT", config.moto_port())):
+        if state is not None and is_alive(state.ministack) and state.dns_port:
+            ours.add(state.dns_port)
+        ports = (
+            ("LABKIT_PORT", config.ministack_port()),
+            ("LABKIT_MOTO_PORT", config.moto_port()),
+            ("LABKIT_DNS_PORT", config.dns_port()),
+        )
+        for variable, port in ports:
             if port == 0 or port in ours:
                 checks.append(
                     (True, f"port {port or 'any'} ({variable}) " + ("is labkit's" if port else "chosen at start"))
                 )
-            elif port_is_free(port):
+            elif port_is_free(port) and (variable != "LABKIT_DNS_PORT" or udp_port_is_free(port)):
                 checks.append((True, f"port {port} ({variable}) is free"))
             else:
                 checks.append((False, f"port {port} is taken by another program: stop it or `export {variable}=0`"))

@@ -83,6 +83,12 @@ class State:
     moto: Server
     started_at: float
     fillers: Server | None = None  # labkit's fillers process (no port): AWS/SQS metrics, alarm → Auto Scaling
+    dns_port: int = 0  # Route 53's zones over DNS (UDP and TCP), served in MiniStack's process; 0: none
+
+    @property
+    def dns_resolver(self) -> str:
+        """``127.0.0.1:<port>`` of the DNS server ("" when this state has none)."""
+        return f"{servers.LOOPBACK}:{self.dns_port}" if self.dns_port else ""
 
     @property
     def servers(self) -> tuple[Server, Server]:
@@ -105,7 +111,9 @@ def read_state() -> State | None:
     try:
         raw = json.loads(_state_path().read_text())
         fillers = Server(**raw["fillers"]) if raw.get("fillers") else None
-        return State(Server(**raw["ministack"]), Server(**raw["moto"]), raw["started_at"], fillers)
+        return State(
+            Server(**raw["ministack"]), Server(**raw["moto"]), raw["started_at"], fillers, int(raw.get("dns_port", 0))
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -160,9 +168,25 @@ def _choose_port(wanted: int, variable: str) -> int:
     return wanted
 
 
-def _spawn(python: Path, name: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _choose_dns_port(wanted: int) -> int:
+    """A port free on 127.0.0.1 for both UDP and TCP (the DNS server listens on both)."""
+    for _attempt in range(20):
+        port = wanted or servers.free_port()
+        # TCP as the server binds it (SO_REUSEADDR: a TIME_WAIT left by the last run does not count)
+        if servers.udp_port_is_free(port) and servers.bind_error(servers.LOOPBACK, port, reuse_address=True) is None:
+            return port
+        if wanted:
+            raise PortInUse(
+                f"port {wanted} (UDP or TCP) on 127.0.0.1 is taken by another program: stop it, or pick another "
+                "port, e.g. `export LABKIT_DNS_PORT=0` (any free port)"
+            )
+    raise PortInUse("found no port free for both UDP and TCP on 127.0.0.1: set LABKIT_DNS_PORT to a free one")
+
+
+def _spawn(python: Path, name: str, port: int, log: Path, dns_port: int = 0) -> subprocess.Popen[bytes]:
     if name == "ministack":
-        cmd, env = [str(python), str(LAUNCHERS[name])], servers.ministack_env(servers.LOOPBACK, port)
+        env = servers.ministack_env(servers.LOOPBACK, port, LABKIT_DNS_PORT=str(dns_port))
+        cmd = [str(python), str(LAUNCHERS[name])]
     else:
         cmd, env = [str(python), str(LAUNCHERS[name]), "-H", servers.LOOPBACK, "-p", str(port)], {}
     return servers.spawn(cmd, env, log, config.home())
@@ -180,8 +204,9 @@ def _start() -> State:
         "ministack": _choose_port(config.ministack_port(), "LABKIT_PORT"),
         "moto": _choose_port(config.moto_port(), "LABKIT_MOTO_PORT"),
     }
+    dns_port = _choose_dns_port(config.dns_port())
     logs = {name: home / f"{name}.log" for name in ports}
-    procs = {name: _spawn(python, name, port, logs[name]) for name, port in ports.items()}
+    procs = {name: _spawn(python, name, port, logs[name], dns_port) for name, port in ports.items()}
     made = {name: Server(name, proc.pid, ports[name], versions.get(name, "?")) for name, proc in procs.items()}
 
     def exited(s: servers.Starting) -> str:
@@ -197,7 +222,7 @@ def _start() -> State:
         late=lambda names: f"{', '.join(names)} did not answer within {START_TIMEOUT:.0f} s: run `labkit doctor`",
         stop=lambda: _terminate(made.values()),
     )
-    state = State(made["ministack"], made["moto"], time.time())
+    state = State(made["ministack"], made["moto"], time.time(), dns_port=dns_port)
     state.fillers = _start_fillers(state)
     _write_state(state)
     return state

@@ -1,11 +1,14 @@
-"""MiniStack with two CloudWatch fixes, run by path with the servers' Python (``.venv-server``):
+"""MiniStack with CloudWatch fixes, Route 53's DNS and CloudFront's cache, run with the servers' Python:
 
     .venv-server/bin/python labkit/backends/embedded/ministack_fixes.py
 
 It imports only the standard library and ministack (labkit is not installed there), applies the
 fixes below to MiniStack's CloudWatch module, puts labkit's validating layer (``validating.py``:
 AWS's rules for names, limits and FIFO) in front of MiniStack's app, then runs MiniStack's own
-``main()`` with the settings ``labkit.backends.servers.ministack_env`` gives it.
+``main()`` with the settings ``labkit.backends.servers.ministack_env`` gives it. Two data planes MiniStack
+lacks are added in this process, each in a module of its own (loaded by path like ``validating.py``):
+``dns_server.py`` answers Route 53's zones over DNS on 127.0.0.1:``LABKIT_DNS_PORT`` (when set), and
+``cdn_cache.py`` makes CloudFront distributions cache (Miss, Hit, TTL, invalidation).
 
 1. **Alarms watch their own dimensions.** A metric is namespace + name + dimensions
    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Dimension).
@@ -264,14 +267,35 @@ def apply() -> None:
     cw._evict_old_metrics = evict_old_metrics
 
 
-def validating_layer() -> ModuleType:
-    """``validating.py`` (AWS's rules in front of MiniStack), loaded by path like this file."""
-    spec = importlib.util.spec_from_file_location("labkit_validating", Path(__file__).with_name("validating.py"))
+def sibling(name: str) -> ModuleType:
+    """A module next to this file (``validating``, ``dns_server``, ``cdn_cache``), loaded by path like this file."""
+    spec = importlib.util.spec_from_file_location(f"labkit_{name}", Path(__file__).with_name(f"{name}.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def validating_layer() -> ModuleType:
+    """``validating.py``: AWS's rules in front of MiniStack."""
+    return sibling("validating")
+
+
+def add_data_planes() -> None:
+    """CloudFront's cache, and (with ``LABKIT_DNS_PORT`` set) the DNS server; a port it cannot bind ends the start."""
+    from ministack.services import cloudfront
+
+    sibling("cdn_cache").install(cloudfront)
+    raw = os.environ.get("LABKIT_DNS_PORT", "").strip()
+    if not raw:
+        return
+    dns = sibling("dns_server")
+    try:
+        started = dns.serve(int(raw))
+    except (OSError, ValueError) as err:
+        sys.exit(f"labkit dns: cannot listen on {dns.HOST}:{raw} (UDP and TCP): {err}")
+    print(f"labkit dns: answering Route 53 zones on {dns.HOST}:{started[0].server.server_address[1]}", flush=True)
 
 
 if __name__ == "__main__":
@@ -280,4 +304,5 @@ if __name__ == "__main__":
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     apply()
+    add_data_planes()
     validating_layer().main([])  # wraps MiniStack's app with the rules, then runs MiniStack's main()

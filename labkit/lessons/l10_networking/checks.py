@@ -5,11 +5,16 @@ from __future__ import annotations
 import ipaddress
 
 import boto3
+import dns.exception
+import dns.resolver
 
-from labkit.course.checks import Result, hint, passed
+from labkit.course.checks import Result, hint, passed, unavailable
 from labkit.course.exercises import exercise
 from labkit.course.registry import lesson
 from labkit.course.scan import Candidate, Scan
+from labkit.lessons.l10_networking.dns_lookup import resolver_for
+
+API_ADDRESS, API_TTL = "192.0.2.30", 120  # exercise 3: where api.<zone> moves, and for how long resolvers keep it
 
 
 @exercise(1, "a database firewall", looks_for="security group of yours in VPC labkit-10-<suffix>")
@@ -75,6 +80,44 @@ def private_subnet_acl(subnet_id: str, vpc_id: str, from_cidr: str = "10.20.1.0/
     return passed(f"{acl['NetworkAclId']}: in TCP {port} from {from_cidr} only, replies out on 1024-65535")
 
 
+@exercise(3, "a name that moves", looks_for="record api.shop-<suffix>.example.com")
+def api_record(zone_id: str, name: str, answered: list[str] | None = None) -> Result:
+    """``name`` is an A record of ``API_ADDRESS`` with TTL ``API_TTL``, and DNS answers it (as did the learner)."""
+    route53 = boto3.client("route53")
+    wanted = name if name.endswith(".") else name + "."
+    listed = route53.list_resource_record_sets(
+        HostedZoneId=zone_id, StartRecordName=wanted, StartRecordType="A", MaxItems="5"
+    )["ResourceRecordSets"]
+    found = [r for r in listed if r["Name"].lower() == wanted.lower() and r["Type"] == "A"]
+    if not found:
+        return hint(f"no A record {wanted} in the zone: UPSERT it with change_resource_record_sets")
+    record = found[0]
+    values = sorted(v["Value"] for v in record.get("ResourceRecords", []))
+    if values != [API_ADDRESS]:
+        return hint(f"{wanted} points at {values or record.get('AliasTarget')}: UPSERT the one value {API_ADDRESS}")
+    if int(record.get("TTL", 0)) != API_TTL:
+        return hint(f"its TTL is {record.get('TTL')} s: set TTL={API_TTL} in the same UPSERT")
+    resolver = resolver_for(route53.get_hosted_zone(Id=zone_id)["DelegationSet"]["NameServers"])
+    if resolver is None:
+        return unavailable(
+            "DNS answers for Route 53 zones", f"the record set itself is right ({API_ADDRESS}, TTL {API_TTL})"
+        )
+    if answered is not None and sorted(answered) != [API_ADDRESS]:
+        return hint(
+            f"DNS answered you {answered}: ask again once the change is INSYNC, and keep "
+            "[r.address for r in resolver.resolve(api_name, 'A')]"
+        )
+    try:
+        answer = resolver.resolve(wanted, "A")
+    except dns.exception.DNSException as err:
+        return hint(f"the zone's name server does not answer {wanted} yet ({type(err).__name__}): wait until INSYNC")
+    addresses = sorted(r.address for r in answer)
+    ttl = answer.rrset.ttl if answer.rrset is not None else None
+    if addresses != [API_ADDRESS] or ttl != API_TTL:
+        return hint(f"DNS still answers {addresses} with TTL {ttl}: wait until the change is INSYNC")
+    return passed(f"{wanted} answers {API_ADDRESS} with TTL {API_TTL} s, from the zone's authoritative server")
+
+
 def _within(cidr: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network, wider: bool = False) -> bool:
     """``cidr`` lies inside ``network`` (or, when ``wider``, contains it)."""
     try:
@@ -133,3 +176,13 @@ def _private_acl(scan: Scan) -> list[Candidate]:
         )["Subnets"]
         attempts += [Candidate(f"labkit-10-{suffix}-private", (s["SubnetId"], vpc_id)) for s in subnets]
     return attempts
+
+
+@api_record.finder
+def _api_record(scan: Scan) -> list[Candidate]:
+    zones = scan.once(("route53",), lambda: scan.pages("route53", "list_hosted_zones", "HostedZones"))
+    return [
+        Candidate(f"api.{z['Name']}", (z["Id"], f"api.{z['Name']}"))
+        for z in zones
+        if z["Name"].startswith("shop-") and z["Name"].endswith(".example.com.")
+    ]

@@ -19,11 +19,13 @@ class Page:
     x_cache: str
     body: bytes
     location: str = ""
+    age: str = ""  # the Age header: seconds the answer spent in the cache (on hits)
 
     def __str__(self) -> str:
         text = self.body[:60].decode(errors="replace").replace("\n", " ")
         where = f" -> {self.location}" if self.location else ""
-        return f"HTTP {self.status} ({self.x_cache or 'no X-Cache'}){where}: {text}"
+        age = f", Age {self.age}" if self.age else ""
+        return f"HTTP {self.status} ({self.x_cache or 'no X-Cache'}{age}){where}: {text}"
 
 
 def fetch_via_cdn(lab, domain: str, path: str = "/", https: bool = True, timeout: float = 10.0) -> Page:
@@ -54,6 +56,7 @@ def fetch_via_cdn(lab, domain: str, path: str = "/", https: bool = True, timeout
             response.getheader("X-Cache", ""),
             response.read(),
             response.getheader("Location", ""),
+            response.getheader("Age", ""),
         )
     finally:
         conn.close()

@@ -16,14 +16,15 @@ QUESTIONS = Quiz(
             why="A subnet is public because of its route to an internet gateway; without that route it is private.",
         ),
         Question(
-            "Why does the db group allow 5432 from the web security group rather than from the web servers' addresses?",
+            "You upload a new index.html to the S3 origin. A user still gets the old page, with X-Cache: Hit from "
+            "cloudfront. Why, and what shows the new page at once?",
             [
-                "The rule keeps working however many web servers come and go",
-                "Rules with addresses cost more",
-                "Security groups cannot hold address ranges",
+                "S3 is slow to update; wait a few seconds",
+                "The edge answers from its cache until the TTL ends, without asking S3; an invalidation drops the copy",
+                "The bucket policy blocks the new version; update the policy",
             ],
-            answer=0,
-            why="A group reference matches every interface in that group, whatever its address.",
+            answer=1,
+            why="A hit never reaches the origin: the cached copy is served for its TTL unless you invalidate the path.",
         ),
         Question(
             "A network ACL allows inbound TCP 5432 from the web subnet and has no outbound rule but the final *. "
@@ -37,10 +38,15 @@ QUESTIONS = Quiz(
             why="A network ACL checks every packet against its own direction's rules; it remembers no connection.",
         ),
         Question(
-            "A browser opens https://shop.example.com/cart. What does it ask DNS?",
-            ["The whole URL", "The name shop.example.com", "The path /cart on shop.example.com"],
+            "api.shop.example.com has TTL 300. You UPSERT it to a new address; the change is INSYNC a minute later. "
+            "A resolver asked for the old record just before. How long may its users still get the old address?",
+            [
+                "No time: INSYNC means every resolver has the new record",
+                "Up to 300 seconds after it asked: it keeps the old answer for the record's TTL",
+                "Until the hosted zone is deleted",
+            ],
             answer=1,
-            why="DNS answers names with records; the scheme and path never reach it.",
+            why="INSYNC is Route 53's own name servers; resolvers elsewhere keep an answer for its TTL.",
         ),
         Question(
             "Why point the zone apex (example.com itself) at CloudFront with an alias A record rather than a CNAME?",
