@@ -57,7 +57,7 @@ def write_private(path: Path, text: str) -> None:
 class Learner:
     name: str
     access_key_id: str  # 12 digits: the learner's account on both servers
-    secret_access_key: str  # required by the SDKs; neither server checks it
+    secret_access_key: str  # both servers check each request's signature with it (signatures.py)
 
 
 def new_key(taken: set[str]) -> str:
