@@ -35,8 +35,9 @@ servers (``labkit.backends.classroom_join``: the embedded backend object calls i
 The package: ``roster`` (learners, keys, the roster file), ``room`` (the servers' state, up/down,
 one learner's reset, health), ``learner`` (a learner's settings and env file, acting as a learner),
 ``server`` (the launcher), and, loaded by path by the launcher in the servers' Python,
-``signatures`` (the SigV4 check) and ``sandbox`` (bubblewrap around MiniStack's subprocesses). Nothing here imports ``labkit.course.progress``: ``labkit classroom progress``
-runs the checks itself, inside ``as_learner``.
+``signatures`` (the SigV4 check) and ``sandbox`` (bubblewrap around MiniStack's subprocesses).
+Nothing here imports ``labkit.course.progress``: ``labkit classroom progress`` runs the checks
+itself, inside ``as_learner``.
 """
 
 from __future__ import annotations

@@ -17,25 +17,34 @@ invocations, Glue scripts: anything that goes through ``subprocess.Popen``) star
 - an environment made for it: the function's variables and the Lambda runtime's, without the
   server's own settings (``HOME=/tmp``).
 
-It keeps the network (it must call the room's MiniStack, as a handler calls AWS): it can reach
-any port on the instructor's machine, as the learner's laptop can. The room's servers check each
-request's signature and the admin calls need the instructor's token, which is not in any file or
-environment the sandbox sees (``server.py`` reads it from a pipe). What it does not protect
-against is said in docs/instructors.md.
+- a network of its own with nothing in it but the room's MiniStack: inside, a small relay
+  (``RELAY``) listens on ``127.0.0.1:<the room's port>`` (where the handler's ``AWS_ENDPOINT_URL``
+  points) and passes each connection through a Unix socket mounted into the sandbox to the
+  gateway thread ``install`` starts in MiniStack, which connects to the room's MiniStack. So a
+  handler reaches MiniStack (whose every request is signature-checked, and whose admin calls need
+  the token it cannot read) and nothing else: not the instructor's other local services, not the
+  room's network, not the internet (none of the lessons' handlers needs them).
+
+What it does not protect against is said in docs/instructors.md.
 
 Why bubblewrap, not our own code: a dedicated OS user needs root to create and a setuid helper to
 switch to; a scrubbed environment and a private folder alone leave the same user's files and
 ``/proc`` readable; per-learner backends are the Kubernetes route (docs/jupyterhub/). This module
-does not start a process itself: it rewrites the command MiniStack starts (``subprocess.Popen``).
+does not choose what to start: it rewrites the command MiniStack starts (``subprocess.Popen``) and
+starts it from one long-lived thread (see ``_spawner``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,6 +65,42 @@ MISSING = "bubblewrap (bwrap) is not installed or cannot make a sandbox here"
 
 _server_env: dict[str, str] = {}
 _original_popen = subprocess.Popen
+_gateway: dict[str, str] = {}  # "socket": the Unix socket's path outside, "port": the room's port
+INSIDE_SOCKET = "/run/labkit/gateway.sock"
+
+# Runs first inside the sandbox: listens where the handler's SDK calls go, relays to the socket,
+# then runs the real command (its stdin/stdout stay the worker's pipes) and exits with its code.
+RELAY = r"""
+import socket, subprocess, sys, threading
+port, path, command = int(sys.argv[1]), sys.argv[2], sys.argv[4:]
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", port))
+listener.listen(128)
+def pump(a, b):
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    try:
+        b.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+def serve():
+    while True:
+        client, _ = listener.accept()
+        upstream = socket.socket(socket.AF_UNIX)
+        try:
+            upstream.connect(path)
+        except OSError:
+            client.close()
+            continue
+        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+threading.Thread(target=serve, daemon=True).start()
+sys.exit(subprocess.call(command))
+"""
 
 
 def bwrap() -> str | None:
@@ -99,13 +144,16 @@ def command(args: Sequence[str], cwd: str | None) -> list[str]:
     tool = bwrap()
     if tool is None:
         raise OSError(f"the room runs no learner code without its sandbox: {MISSING}")
-    line = [tool, "--unshare-all", "--share-net", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    line = [tool, "--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]  # all: net too
     line += ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     line += _system_binds()
     for folder in _own_folders(args, cwd):
         line += ["--ro-bind", folder, folder]
     if cwd:
         line += ["--chdir", cwd]
+    if _gateway:
+        line += ["--bind", _gateway["socket"], INSIDE_SOCKET]
+        args = [sys.executable, "-c", RELAY, _gateway["port"], INSIDE_SOCKET, "--", *args]
     return [*line, "--", *args]
 
 
@@ -117,18 +165,42 @@ def environment(env: Mapping[str, str] | None) -> dict[str, str]:
     return made
 
 
-class SandboxedPopen(_original_popen):  # type: ignore[type-arg]
-    """``subprocess.Popen`` for MiniStack's children: the same call, inside the sandbox."""
+def _spawner() -> None:
+    # bwrap's --die-with-parent (PR_SET_PDEATHSIG) fires when the *thread* that started it ends, and
+    # MiniStack starts workers from short-lived threads: so every sandbox is started from this one
+    # thread, which lives as long as the server (and dies with it, taking every sandbox along).
+    while True:
+        args, kw, done = _requests.get()
+        try:
+            done.append(_original_popen(args, **kw))
+        except BaseException as err:  # handed back to the caller, raised there
+            done.append(err)
+        finally:
+            _ready[id(done)].set()
 
-    def __init__(self, args: Any, *rest: Any, **kw: Any) -> None:
-        if rest or kw.get("executable") or kw.get("pass_fds") or kw.get("preexec_fn"):
-            raise OSError("the room's sandbox does not start this kind of process (positional or executable args)")
-        if isinstance(args, (str, bytes)) or kw.pop("shell", False):
-            args = ["/bin/sh", "-c", args if isinstance(args, str) else args.decode()]
-        args = [os.fspath(a) for a in args]
-        kw["env"] = environment(kw.get("env"))
-        cwd = os.fspath(kw["cwd"]) if kw.get("cwd") is not None else None
-        super().__init__(command(args, cwd), **kw)
+
+_requests: queue.Queue[tuple[list[str], dict[str, Any], list[Any]]] = queue.Queue()
+_ready: dict[int, threading.Event] = {}
+
+
+def sandboxed_popen(args: Any, *rest: Any, **kw: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen`` for MiniStack's children: the same call, inside the sandbox."""
+    if rest or kw.get("executable") or kw.get("pass_fds") or kw.get("preexec_fn"):
+        raise OSError("the room's sandbox does not start this kind of process (positional or executable args)")
+    if isinstance(args, (str, bytes)) or kw.pop("shell", False):
+        args = ["/bin/sh", "-c", args if isinstance(args, str) else args.decode()]
+    args = [os.fspath(a) for a in args]
+    kw["env"] = environment(kw.get("env"))
+    cwd = os.fspath(kw["cwd"]) if kw.get("cwd") is not None else None
+    done: list[Any] = []
+    _ready[id(done)] = threading.Event()
+    _requests.put((command(args, cwd), kw, done))
+    _ready[id(done)].wait()
+    del _ready[id(done)]
+    if isinstance(done[0], BaseException):
+        raise done[0]
+    proc: subprocess.Popen[Any] = done[0]
+    return proc
 
 
 def probe() -> str | None:
@@ -152,8 +224,45 @@ def probe() -> str | None:
     return None
 
 
-def install() -> None:
-    """From now on, every process this server starts runs in the sandbox."""
+def _pump(a: socket.socket, b: socket.socket) -> None:
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        b.shutdown(socket.SHUT_WR)
+
+
+def _serve_gateway(listener: socket.socket, host: str, port: int) -> None:
+    while True:
+        inside, _ = listener.accept()
+        try:
+            upstream = socket.create_connection((host, port), timeout=10)
+            upstream.settimeout(None)
+        except OSError:
+            inside.close()
+            continue
+        threading.Thread(target=_pump, args=(inside, upstream), daemon=True).start()
+        threading.Thread(target=_pump, args=(upstream, inside), daemon=True).start()
+
+
+def start_gateway(host: str, port: int) -> str:
+    """The Unix socket (in a 0700 folder) that sandboxes reach MiniStack at ``host:port`` through."""
+    folder = tempfile.mkdtemp(prefix="labkit-room-gateway-")
+    os.chmod(folder, 0o700)
+    path = os.path.join(folder, "gateway.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(128)
+    threading.Thread(target=_serve_gateway, args=(listener, host, port), daemon=True, name="labkit-gateway").start()
+    return path
+
+
+def install(host: str, port: int) -> None:
+    """From now on, every process this server starts runs in the sandbox, reaching only ``host:port``."""
     _server_env.clear()
     _server_env.update(os.environ)
-    subprocess.Popen = SandboxedPopen  # type: ignore[misc]
+    _gateway.update(socket=start_gateway("127.0.0.1" if host == "0.0.0.0" else host, port), port=str(port))
+    threading.Thread(target=_spawner, daemon=True, name="labkit-sandbox-spawner").start()
+    subprocess.Popen = sandboxed_popen  # type: ignore[misc,assignment]

@@ -223,7 +223,7 @@ def serve_ministack(secret: bytes, roster: str, sandboxed: bool) -> None:
         if why is not None:
             print(f"classroom: {why}; the room runs no learner code without it", flush=True)
             raise SystemExit(2)
-        box.install()
+        box.install(os.environ.get("BIND_HOST", "127.0.0.1"), int(os.environ["GATEWAY_PORT"]))
     inner = validating_layer().wrap(ministack_app.app)  # the room refuses what AWS refuses, as at home
 
     async def reply(send: Send, status: int, doc: dict[str, Any]) -> None:

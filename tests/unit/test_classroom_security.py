@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -93,6 +94,8 @@ def handler(event, context):
     role = f"arn:aws:iam::{event['ben_key']}:role/anything"
     assume = lambda: sts.assume_role(RoleArn=role, RoleSessionName="xx")["Credentials"]["AccessKeyId"]
     steps.append(_try("assume a role in ben's account", assume))
+    other = f"http://127.0.0.1:{event['other_port']}/"
+    steps.append(_try("another service on the machine", lambda: urllib.request.urlopen(other, timeout=3).read()))
     steps.append(_try("reset ben", lambda: _post(f"{ministack}/_labkit/classroom/reset?account={event['ben_key']}")))
     steps.append(_try("reset MiniStack", lambda: _post(f"{ministack}/_ministack/reset")))
     steps.append(_try("reset moto", lambda: _post(f"{moto}/moto-api/reset")))
@@ -107,11 +110,15 @@ def room(tmp_path_factory):
         mp.setenv("LABKIT_HOME", str(home))
         the_room, started = classroom.up("127.0.0.1", port=0, moto_port=0)
         assert started and the_room.sandboxed
+        sandboxes: list[psutil.Process] = []
         try:
             roster, _ = classroom.ensure_roster(["ana", "ben"])
             yield the_room, {x.name: x for x in roster}, home
+            sandboxes = psutil.Process(the_room.ministack.pid).children(recursive=True)
         finally:
             assert sorted(classroom.down()) == ["ministack", "moto"]
+        _, alive = psutil.wait_procs(sandboxes, timeout=10)
+        assert alive == [], f"left behind by `classroom down`: {alive}"
 
 
 def _client(room_, learner, service):
@@ -134,6 +141,7 @@ def test_a_learners_handler_cannot_read_the_token_the_roster_or_others_data_nor_
     _client(the_room, ben, "ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)
     roster_before = classroom.roster_path().read_bytes()
 
+    other = socket.create_server(("127.0.0.1", 0))
     lam = _client(the_room, ana, "lambda")
     name = f"attack-{uuid.uuid4().hex[:8]}"
     lam.create_function(
@@ -150,6 +158,7 @@ def test_a_learners_handler_cannot_read_the_token_the_roster_or_others_data_nor_
         "moto": f"http://127.0.0.1:{the_room.moto.port}",
         "ben_key": ben.access_key_id,
         "ben_queue": ben_queue,
+        "other_port": other.getsockname()[1],  # stands for any local service that trusts 127.0.0.1
     }
     answer = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
     payload = json.loads(answer["Payload"].read())
@@ -176,12 +185,16 @@ def test_a_learners_handler_cannot_read_the_token_the_roster_or_others_data_nor_
     # Ben's data: his key id without his secret, his queue URL, his instances: all refused.
     assert "SignatureDoesNotMatch" in steps["ben's queues with ben's key id"]["refused"]
     assert "AccessDenied" in steps["ben's queue by its URL"]["refused"]
-    assert "SignatureDoesNotMatch" in steps["ben's instances"]["refused"]
+    # moto and every other port on the machine: not even reachable (the sandbox's network has only MiniStack).
+    assert "Could not connect" in steps["ben's instances"]["refused"], steps["ben's instances"]
+    assert "Connection refused" in steps["another service on the machine"]["refused"]
+    other.close()
     assert "AccessDenied" in steps["assume a role in ben's account"]["refused"]
     # Its own account works: the handler is ana, with ana's authority.
     assert "got" in steps["own queues"], steps["own queues"]
-    for step in ("reset ben", "reset MiniStack", "reset moto"):
+    for step in ("reset ben", "reset MiniStack"):
         assert steps[step].get("refused") == "RuntimeError: HTTP 403", steps[step]
+    assert "Connection refused" in steps["reset moto"]["refused"]  # moto is not reachable from the sandbox
 
     # The room is intact: ben's queue and message, his instance, the roster, both servers.
     assert classroom.healthy(the_room)
@@ -333,3 +346,21 @@ def test_the_server_itself_refuses_to_start_without_a_sandbox(tmp_path, monkeypa
         classroom.up("127.0.0.1", port=0, moto_port=0)
     monkeypatch.setenv("PATH", real)
     assert classroom.read_room() is None
+
+
+def test_a_sandboxed_handler_stays_warm_between_invocations(room):
+    """The sandbox must not cost the lesson its warm starts (lesson 03 counts them)."""
+    the_room, learners, _ = room
+    lam = _client(the_room, learners["ana"], "lambda")
+    name = f"warm-{uuid.uuid4().hex[:8]}"
+    source = "n = 0\ndef handler(event, context):\n    global n\n    n += 1\n    return n\n"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{learners['ana'].access_key_id}:role/lambda",
+        Handler="attack.handler",
+        Code={"ZipFile": _zip(source)},
+    )
+    counts = [json.loads(lam.invoke(FunctionName=name)["Payload"].read()) for _ in range(3)]
+    assert counts == [1, 2, 3]  # one execution environment, reused
+    lam.delete_function(FunctionName=name)
