@@ -83,6 +83,7 @@ bench: setup-dev                    ## embedded vs LocalStack, pip vs uv, serial
 	$(VENV)/bin/python benchmarks/speed.py
 	$(VENV)/bin/python benchmarks/notebooks.py
 	$(VENV)/bin/python benchmarks/simulator.py
+	$(VENV)/bin/python benchmarks/classroom.py --learners 40 --messages 400
 
 student: setup                      ## (re)write notebooks/student/: the lessons with exercises blank (keeps your edits)
 	$(VENV)/bin/labkit student

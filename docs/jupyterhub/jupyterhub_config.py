@@ -7,8 +7,12 @@ pointed at the room's backend with that learner's own key. The backend can then 
     LABKIT_HUB_PASSWORD=<a word for the room> LABKIT_HUB_IP=<room address> \\
         jupyterhub -f docs/jupyterhub/jupyterhub_config.py          # the only port the room reaches
 
-Learners sign in with their roster name and the room's password (DummyAuthenticator: fine for a
-workshop on a closed network, not for the internet; see docs/instructors.md). Each gets a copy of
+Learners sign in with their roster name (any case) and the room's shared password
+(JupyterHub's own SharedPasswordAuthenticator; the hub refuses to start without a password of at
+least 12 characters). All learners' servers run as the OS user that runs the hub: a learner's
+kernel or terminal can read what that user can (the roster, other learners' folders). Fine for a
+room of people you trust with that; otherwise see docs/instructors.md (one OS user per learner, or
+Kubernetes: docs/jupyterhub/z2jh-values.yaml). Each gets a copy of
 notebooks/ in LABKIT_HOME/hub-users/<name>/ on first sign-in (with its student/ versions), so nobody
 edits anybody else's files.
 
@@ -16,7 +20,7 @@ Settings (environment variables):
     LABKIT_HOME          the instructor's labkit home (where `labkit classroom up` wrote the roster)
     LABKIT_HUB_IP        address the hub listens on (default 127.0.0.1; the room's address to expose it)
     LABKIT_HUB_PORT      port (default 8000)
-    LABKIT_HUB_PASSWORD  the shared password (required)
+    LABKIT_HUB_PASSWORD  the shared password (required, at least 12 characters)
     LABKIT_HUB_INTERNAL_PORT, LABKIT_HUB_PROXY_API_PORT
                          the hub's and the proxy's own ports on 127.0.0.1 (default 8081, 8001)
 
@@ -32,6 +36,14 @@ from labkit import classroom, config
 from labkit.course.student import write_student_versions
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
+
+MIN_PASSWORD = 12  # one word for a whole room, tried by anyone on its network: longer than the authenticator's 8
+PASSWORD = os.environ.get("LABKIT_HUB_PASSWORD", "")
+if len(PASSWORD) < MIN_PASSWORD:
+    raise SystemExit(
+        f"labkit hub: set LABKIT_HUB_PASSWORD to a password of at least {MIN_PASSWORD} characters "
+        f"(got {len(PASSWORD)}): every learner signs in with it"
+    )
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # the labkit folder: its notebooks/ are the originals
 BIN = Path(sys.executable).parent  # the environment JupyterHub runs in (labkit installed there too)
@@ -49,10 +61,12 @@ c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
 c.ConfigurableHTTPProxy.command = [str(BIN / "configurable-http-proxy")]
 
-# Who may sign in: exactly the roster, with the room's shared password.
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = os.environ["LABKIT_HUB_PASSWORD"]
-c.Authenticator.allowed_users = {learner.name for learner in classroom.read_roster()}
+# Who may sign in: exactly the roster, with the room's shared password. JupyterHub lower-cases the
+# name typed at sign-in (Authenticator.normalize_username), so the roster's names are lower-cased
+# here and found again whatever their case (classroom.find_learner).
+c.JupyterHub.authenticator_class = "shared-password"  # jupyterhub.authenticators.shared (JupyterHub >= 5.1)
+c.SharedPasswordAuthenticator.user_password = PASSWORD
+c.Authenticator.allowed_users = {learner.name.lower() for learner in classroom.read_roster()}
 
 # Every learner's JupyterLab runs as this OS user, in a folder of their own.
 c.JupyterHub.spawner_class = "simple"  # jupyterhub.spawner.SimpleLocalProcessSpawner

@@ -122,19 +122,30 @@ def spawn(
     *,
     scrub: Sequence[str] = SCRUBBED,
     with_parent: bool = False,
+    secret: bytes | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start one server in a session of its own, its output in ``log``, without the scrubbed variables."""
+    """Start one server in a session of its own, its output in ``log``, without the scrubbed variables.
+
+    ``secret`` (one line) is written to the server's standard input and the pipe closed: a secret
+    passed this way is in no environment variable (``/proc/<pid>/environ``) and no file.
+    """
     with log.open("wb") as out:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             list(cmd),
             env={**scrubbed_environ(scrub), **env, "PYTHONUNBUFFERED": "1"},
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if secret is None else subprocess.PIPE,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=die_with_parent if with_parent else None,
             cwd=cwd,
         )
+    if secret is not None and proc.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(secret.rstrip(b"\n") + b"\n")
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+    return proc
 
 
 # --- ports ------------------------------------------------------------------------------

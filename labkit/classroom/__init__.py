@@ -23,9 +23,10 @@ account alone; ``labkit classroom reset <learner>`` calls it on both servers. Ad
 servers' own whole-server admin pages (``/_ministack/*`` except health, ``/moto-api/*``), need the
 instructor's token (kept in the state file, mode 0600), so a learner cannot wipe the room.
 
-The keys are not a security boundary: neither server checks the secret key, so anyone who can reach
-the port and knows (or guesses, out of 10^12) a learner's key id acts as that learner. Bind to the
-room's network only, behind a firewall; see docs/instructors.md.
+Both servers check every request's signature against the roster's secret (``signatures.py``), so
+the key id alone is no longer an identity; learners' Lambda handlers run in a bubblewrap sandbox
+(``sandbox.py``) that sees neither the roster nor the token; the token reaches the servers through a
+pipe. What that protects against and what not: docs/instructors.md.
 
 A learner's kernel reaches the room through ``labkit.connect()``: when ``LABKIT_CLASSROOM_URL`` is
 set, the embedded backend joins that server with the learner's key instead of starting local
@@ -33,8 +34,10 @@ servers (``labkit.backends.classroom_join``: the embedded backend object calls i
 
 The package: ``roster`` (learners, keys, the roster file), ``room`` (the servers' state, up/down,
 one learner's reset, health), ``learner`` (a learner's settings and env file, acting as a learner),
-``server`` (the launcher). Nothing here imports ``labkit.course.progress``: ``labkit classroom progress``
-runs the checks itself, inside ``as_learner``.
+``server`` (the launcher), and, loaded by path by the launcher in the servers' Python,
+``signatures`` (the SigV4 check) and ``sandbox`` (bubblewrap around MiniStack's subprocesses).
+Nothing here imports ``labkit.course.progress``: ``labkit classroom progress`` runs the checks
+itself, inside ``as_learner``.
 """
 
 from __future__ import annotations

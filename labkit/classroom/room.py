@@ -14,6 +14,7 @@ import functools
 import ipaddress
 import json
 import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labkit.backends import embedded, servers
-from labkit.classroom.roster import Learner, folder, private_folder, write_private
+from labkit.classroom.roster import Learner, folder, private_folder, roster_path, write_private
 from labkit.errors import BackendNotRunning, ClassroomError, PortInUse
 
 DEFAULT_PORT = 4610  # MiniStack for the room (the learner's own embedded backend keeps 4600)
@@ -99,6 +100,7 @@ class Room:
     started_at: float
     ministack: RoomServer
     moto: RoomServer
+    sandboxed: bool = True  # learners' Lambda handlers run in bubblewrap (False: --unsandboxed-lambda)
 
     @property
     def servers(self) -> tuple[RoomServer, RoomServer]:
@@ -150,16 +152,32 @@ def healthy(room: Room) -> bool:
 # ----------------------------------------------------------------------------- starting and stopping
 
 
-def _spawn(python: Path, name: str, bind: str, port: int, token: str) -> subprocess.Popen[bytes]:
+def _spawn(python: Path, name: str, bind: str, port: int, token: str, sandbox: bool) -> subprocess.Popen[bytes]:
     # MiniStack: the gateway on the chosen address only; none of its optional extra listeners.
-    env = servers.ministack_env(bind, port, LABKIT_CLASSROOM_TOKEN=token)
+    # The token goes through a pipe (stdin), never the environment: see server.py.
+    env = servers.ministack_env(bind, port)
+    mode = "sandbox" if sandbox else "unsandboxed"
     return servers.spawn(
-        [str(python), str(SERVER_SCRIPT), MARKER, name, bind, str(port)],
+        [str(python), str(SERVER_SCRIPT), MARKER, name, bind, str(port), str(roster_path()), mode],
         env,
         folder() / f"{name}.log",
         folder(),
         scrub=(*servers.SCRUBBED, "MOTO_", "MINISTACK_"),
+        secret=token.encode(),
     )
+
+
+NO_SANDBOX_FLAG = "--unsandboxed-lambda"
+
+
+def check_sandbox(sandbox: bool) -> None:
+    """Refuse to run learners' Lambda code on this machine without bubblewrap (unless opted out)."""
+    if sandbox and shutil.which("bwrap") is None:
+        raise ClassroomError(
+            "the room runs learners' Lambda code only inside bubblewrap, which is missing: install it "
+            f"(Debian/Ubuntu: sudo apt-get install bubblewrap), or pass {NO_SANDBOX_FLAG} if you trust every learner "
+            "(see docs/instructors.md)"
+        )
 
 
 def _terminate(recorded: Iterable[RoomServer]) -> list[str]:
@@ -167,10 +185,18 @@ def _terminate(recorded: Iterable[RoomServer]) -> list[str]:
 
 
 def up(
-    bind: str | None, advertise: str | None = None, port: int = DEFAULT_PORT, moto_port: int = DEFAULT_MOTO_PORT
+    bind: str | None,
+    advertise: str | None = None,
+    port: int = DEFAULT_PORT,
+    moto_port: int = DEFAULT_MOTO_PORT,
+    *,
+    sandbox: bool = True,
 ) -> tuple[Room, bool]:
-    """Start the room's servers on ``bind`` (or return the running room). Returns (room, started_now)."""
+    """Start the room's servers on ``bind`` (or return the running room). Returns (room, started_now).
+
+    ``sandbox=False`` runs learners' Lambda handlers unconfined (``--unsandboxed-lambda``)."""
     bind = check_bind(bind)
+    check_sandbox(sandbox)
     with embedded.locked():
         room = read_room()
         if room is not None and healthy(room):
@@ -195,9 +221,9 @@ def up(
             raise ClassroomError("--port and --moto-port must differ")
         private_folder()
         token = secrets.token_urlsafe(24)
-        procs = {name: _spawn(python, name, bind, p, token) for name, p in ports.items()}
+        procs = {name: _spawn(python, name, bind, p, token, sandbox) for name, p in ports.items()}
         made = {n: RoomServer(n, procs[n].pid, ports[n], versions.get(n, "?")) for n in procs}
-        new = Room(bind, advertise, token, time.time(), made["ministack"], made["moto"])
+        new = Room(bind, advertise, token, time.time(), made["ministack"], made["moto"], sandbox)
         servers.wait_until_answering(
             [
                 servers.Starting(n, procs[n], folder() / f"{n}.log", functools.partial(answers, new, made[n]))

@@ -57,7 +57,7 @@ def write_private(path: Path, text: str) -> None:
 class Learner:
     name: str
     access_key_id: str  # 12 digits: the learner's account on both servers
-    secret_access_key: str  # required by the SDKs; neither server checks it
+    secret_access_key: str  # both servers check each request's signature with it (signatures.py)
 
 
 def new_key(taken: set[str]) -> str:
@@ -92,8 +92,8 @@ def learner_names(count: int | None = None, names: str | None = None) -> list[st
         bad = [n for n in out if not _NAME.fullmatch(n)]
         if bad:
             raise ClassroomError(f"learner name {bad[0]!r} is not usable: use letters, digits, '.', '_' or '-'")
-        if len(set(out)) != len(out):
-            raise ClassroomError("--names lists a learner twice: give each learner one name")
+        if len({n.lower() for n in out}) != len(out):
+            raise ClassroomError("--names lists a learner twice (names are compared ignoring case): give each one name")
         return out
     if count is None:
         return []
@@ -109,14 +109,15 @@ def ensure_roster(names: list[str]) -> tuple[list[Learner], list[Learner]]:
     Returns (whole roster, the ones added now).
     """
     roster = read_roster()
-    known = {x.name for x in roster}
+    known = {x.name.lower() for x in roster}  # Ana and ana are one learner (JupyterHub lower-cases names)
     taken = {x.access_key_id for x in roster}
     added = []
     for name in names:
-        if name in known:
+        if name.lower() in known:
             continue
         key = new_key(taken)
         taken.add(key)
+        known.add(name.lower())
         added.append(Learner(name, key, secrets.token_urlsafe(30)))
     roster += added
     if added or not roster_path().exists():
@@ -127,7 +128,7 @@ def ensure_roster(names: list[str]) -> tuple[list[Learner], list[Learner]]:
 def find_learner(name: str, roster: list[Learner] | None = None) -> Learner:
     roster = read_roster() if roster is None else roster
     for learner in roster:
-        if learner.name == name:
+        if learner.name.lower() == name.lower():  # as JupyterHub normalises a name: by case
             return learner
     if not roster:
         raise ClassroomError("there is no roster yet: start the room with `labkit classroom up --bind ...`")

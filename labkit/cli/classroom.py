@@ -20,7 +20,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not names and not classroom.read_roster():
         raise classroom.ClassroomError("say who is in the room: pass --learners 30 (or --names ana,ben,...)")
     t0 = time.perf_counter()
-    room, started = classroom.up(bind, args.advertise, args.port, args.moto_port)
+    room, started = classroom.up(bind, args.advertise, args.port, args.moto_port, sandbox=not args.unsandboxed_lambda)
     roster, added = classroom.ensure_roster(names)
     verb = f"started in {time.perf_counter() - t0:.1f} s" if started else "already running"
     print(
@@ -29,6 +29,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     )
     print(f"roster: {len(roster)} learners ({len(added)} new) in {classroom.roster_path()} (readable by you only)")
     print("hand out settings: labkit classroom key <learner> --out <learner>.env   (all: key --all --out <folder>)")
+    if room.sandboxed:
+        print("learners' Lambda handlers run in a bubblewrap sandbox; every request's secret is checked")
+    else:
+        print(
+            "WARNING: --unsandboxed-lambda: learners' Lambda handlers run as you, unconfined; any learner can "
+            "read the roster and take over the room (docs/instructors.md)"
+        )
     if room.bind.startswith("127."):
         print("reachable from this machine only (a rehearsal): learners elsewhere cannot connect")
     else:
@@ -95,6 +102,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             + (f", {mem:.0f} MB" if mem else "")
         )
     print(f"  roster: {len(roster)} learners in {classroom.roster_path()}")
+    print(
+        "  learners' Lambda code: "
+        + ("in a bubblewrap sandbox" if room.sandboxed else "UNSANDBOXED (--unsandboxed-lambda)")
+    )
     if args.detail and ok:
         for learner in roster:
             counts = classroom.summary(room, learner)
@@ -177,6 +188,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--names", help="the learners' names instead, comma-separated: ana,ben,...")
     p.add_argument("--port", type=int, default=classroom.DEFAULT_PORT, help="MiniStack's port (0: any free)")
     p.add_argument("--moto-port", type=int, default=classroom.DEFAULT_MOTO_PORT, help="moto's port (0: any free)")
+    p.add_argument(
+        "--unsandboxed-lambda",
+        action="store_true",
+        help="run learners' Lambda handlers without bubblewrap, as you (only if you trust every learner)",
+    )
     p.set_defaults(func=cmd_up)
     p = cmds.add_parser("key", help="print (or write) one learner's settings, to load before `make lab`")
     p.add_argument("learner", nargs="?", help="the learner's name on the roster")

@@ -199,23 +199,23 @@ def test_admin_calls_need_the_instructors_token(room):
     assert "labkit-room-ben" in _queues(the_room, learners["ben"])
 
 
-def test_the_secret_is_not_checked(room):
-    """The documented limit: the key id alone is the learner's identity (docs/instructors.md)."""
+def test_the_secret_is_checked(room):
+    """A right key id with a wrong secret is refused (more in tests/unit/test_classroom_security.py)."""
     the_room, learners = room
     _client(the_room, learners["ben"], "sqs").create_queue(QueueName="labkit-room-ben")
     impostor = classroom.Learner("x", learners["ben"].access_key_id, "wrong-secret")
-    assert "labkit-room-ben" in _queues(the_room, impostor)
+    with pytest.raises(botocore.exceptions.ClientError, match="SignatureDoesNotMatch"):
+        _queues(the_room, impostor)
 
 
-def test_a_queue_url_reaches_across_accounts(room):
-    """The documented limit: MiniStack does not enforce cross-account permissions on SQS (AWS would)."""
+def test_a_queue_url_does_not_reach_across_accounts(room):
+    """As on AWS without a queue policy: another learner's queue URL is refused; so is their bucket."""
     the_room, learners = room
     url = _client(the_room, learners["ana"], "sqs").create_queue(QueueName="labkit-room-cross")["QueueUrl"]
-    assert learners["ana"].access_key_id in url  # whoever has the URL has the key id anyway
-    _client(the_room, learners["ben"], "sqs").send_message(QueueUrl=url, MessageBody="from ben")
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        _client(the_room, learners["ben"], "sqs").send_message(QueueUrl=url, MessageBody="from ben")
     got = _client(the_room, learners["ana"], "sqs").receive_message(QueueUrl=url, WaitTimeSeconds=0)
-    assert [m["Body"] for m in got.get("Messages", [])] == ["from ben"]
-    # Reading another learner's bucket is refused, as on AWS.
+    assert got.get("Messages", []) == []
     _client(the_room, learners["ana"], "s3").create_bucket(Bucket=f"labkit-room-private-{uuid.uuid4().hex[:8]}")
     bucket = next(b for b in _buckets(the_room, learners["ana"]) if b.startswith("labkit-room-private-"))
     with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
@@ -416,6 +416,7 @@ def test_jupyterhub_gives_each_kernel_its_learners_key(room, tmp_path):
         "LABKIT_HUB_PROXY_API_PORT": str(_free_port()),
         "LABKIT_HUB_PASSWORD": "room-password",
     }
+    assert len(env["LABKIT_HUB_PASSWORD"]) >= 12
     config = Path(__file__).resolve().parents[2] / "docs" / "jupyterhub" / "jupyterhub_config.py"
     log = (tmp_path / "hub.log").open("wb")
     hub = subprocess.Popen(
@@ -448,9 +449,16 @@ def test_jupyterhub_gives_each_kernel_its_learners_key(room, tmp_path):
             timeout=10,
         )
         assert wrong.status_code == 403  # not on the roster
+        guess = refused.post(
+            f"{base}/hub/login",
+            data={"username": "ben", "password": "not-the-room-password", "_xsrf": refused.cookies.get("_xsrf")},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert guess.status_code == 403  # on the roster, wrong password
         signed_in = browser.post(
             f"{base}/hub/login",
-            data={"username": "ana", "password": "room-password", "_xsrf": xsrf},
+            data={"username": "Ana", "password": "room-password", "_xsrf": xsrf},  # any case: she is ana
             allow_redirects=False,
             timeout=30,
         )
@@ -508,3 +516,59 @@ def _kill_learner_servers(users: Path) -> None:
         if (proc.info["cwd"] or "").startswith(str(users)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+HUB_CONFIG = Path(__file__).resolve().parents[2] / "docs" / "jupyterhub" / "jupyterhub_config.py"
+
+
+def _load_hub_config(monkeypatch, password: str | None):
+    from traitlets.config import Config
+
+    if password is None:
+        monkeypatch.delenv("LABKIT_HUB_PASSWORD", raising=False)
+    else:
+        monkeypatch.setenv("LABKIT_HUB_PASSWORD", password)
+    config = Config()
+    namespace = {"get_config": lambda: config, "__file__": str(HUB_CONFIG), "__name__": "hub_config"}
+    exec(compile(HUB_CONFIG.read_text(), str(HUB_CONFIG), "exec"), namespace)
+    return config
+
+
+@pytest.mark.parametrize("password", [None, "", "short-pass"])
+def test_the_hub_config_refuses_an_empty_or_short_password(tmp_path, monkeypatch, password):
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    with pytest.raises(SystemExit, match="at least 12 characters"):
+        _load_hub_config(monkeypatch, password)
+
+
+def test_the_hub_uses_a_shared_password_and_the_rosters_names_in_lower_case(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    classroom.ensure_roster(["Ana", "ben"])
+    config = _load_hub_config(monkeypatch, "a-long-room-password")
+    assert config.JupyterHub.authenticator_class == "shared-password"
+    assert config.SharedPasswordAuthenticator.user_password == "a-long-room-password"
+    assert config.Authenticator.allowed_users == {"ana", "ben"}
+    assert classroom.find_learner("ana").name == "Ana"  # what the spawner looks up after JupyterHub lower-cased it
+    assert classroom.ensure_roster(["ANA"])[1] == []  # the same learner, not a new one
+    with pytest.raises(classroom.ClassroomError, match="twice"):
+        classroom.learner_names(names="Chen,chen")
+
+
+@pytest.mark.slow
+def test_jupyterhub_itself_will_not_start_with_an_empty_password(tmp_path):
+    bindir = Path(sys.executable).parent
+    if not (bindir / "jupyterhub").exists():
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(
+            "jupyterhub is missing: pip install -r requirements-dev.txt"
+        )
+    env = {**os.environ, "LABKIT_HOME": str(tmp_path), "LABKIT_HUB_PASSWORD": "", "LABKIT_HUB_PORT": str(_free_port())}
+    done = subprocess.run(
+        [str(bindir / "jupyterhub"), "-f", str(HUB_CONFIG)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "LABKIT_HUB_PASSWORD to a password of at least 12 characters" in done.stdout + done.stderr
