@@ -154,8 +154,12 @@ def answers(server: Server, timeout: float = 1.0) -> bool:
     return servers.answers(server.url + server.health_path, timeout)
 
 
+HEALTHY_TIMEOUT = 5.0  # a busy server (two cores, a class's workload) may take a while; a dead one refuses at once
+
+
 def healthy(state: State) -> bool:
-    return all(is_alive(s) and answers(s) for s in state.servers)
+    """Both servers are ours and answer. Generous with time: a server judged dead here would be replaced."""
+    return all(is_alive(s) and answers(s, HEALTHY_TIMEOUT) for s in state.servers)
 
 
 def memory_mb(server: Server) -> float | None:
