@@ -77,7 +77,7 @@ def check_region(value: str, source: str) -> str:
     if name not in known_regions():
         raise InvalidSetting(
             f"{source}={value!r} is not an AWS region: use one such as us-east-1 or eu-west-1 "
-            "(https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html)"
+            "(https://docs.aws.amazon.com/general/latest/gr/rande.html)"
         )
     return name
 

@@ -59,6 +59,24 @@ def start_time(pid: int) -> float | None:
         return None
 
 
+def handle(pid: int) -> psutil.Process | None:
+    """A handle on the running ``pid`` (it remembers the start time, so a reused pid is not it), or None."""
+    try:
+        return psutil.Process(pid)
+    except (psutil.Error, OSError):
+        return None
+
+
+def exited(process: psutil.Process | None) -> bool:
+    """True once ``process`` has really exited: gone, replaced by another with its pid, or a zombie."""
+    if process is None:
+        return True
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except (psutil.Error, OSError):
+        return True
+
+
 def _owner(process: psutil.Process) -> str | None:
     try:
         environ = process.environ()

@@ -343,22 +343,30 @@ def terminate(
     servers: Iterable[R], alive: Callable[[R], bool], timeout: float = 5.0, *, sweep: bool = False
 ) -> list[str]:
     """Stop the servers' process groups: SIGTERM, then SIGKILL after ``timeout``. Returns the names of
-    those that were running. ``alive(server)`` tells whether a recorded pid is still that server;
-    ``sweep`` also SIGKILLs whatever is left in each group (workers) once its server is gone.
+    those that were running. ``alive(server)`` tells whether a recorded pid is still that server (asked
+    once, before any signal); then each is waited for until it has really exited (gone, or a zombie),
+    not merely until it stops looking like itself. ``sweep`` also SIGKILLs whatever is left in each
+    group (workers) once its server is gone.
     """
     servers = list(servers)
-    stopped = []
+    stopped, signalled = [], []
     for server in servers:
         if alive(server):
+            handle = processes.handle(server.pid)
             _signal(server.pid, signal.SIGTERM)
             stopped.append(server.name)
+            signalled.append((server, handle))
     deadline = time.monotonic() + timeout
-    for server in servers:
-        while alive(server) and time.monotonic() < deadline:
+    for server, handle in signalled:
+        while not processes.exited(handle) and time.monotonic() < deadline:
             reap(server.pid)
             time.sleep(0.02)
-        if alive(server):
+        if not processes.exited(handle):
             _signal(server.pid, signal.SIGKILL)
+            kill_deadline = time.monotonic() + 2
+            while not processes.exited(handle) and time.monotonic() < kill_deadline:
+                time.sleep(0.02)
+    for server in servers:
         reap(server.pid)
         if sweep:
             _signal_group(server.pid, signal.SIGKILL)

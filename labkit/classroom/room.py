@@ -171,7 +171,7 @@ def _spawn(python: Path, name: str, bind: str, port: int, token: str) -> subproc
 
 def _terminate(recorded: Iterable[RoomServer]) -> list[str]:
     """Stop the recorded servers that are still the room's, then any other process of the room's folder."""
-    stopped = servers.terminate(recorded, is_alive)
+    stopped = servers.terminate(recorded, is_alive, sweep=True)
     return stopped + [name for name in servers.stop_owned(folder()) if name not in stopped]
 
 

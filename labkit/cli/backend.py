@@ -32,7 +32,8 @@ def cmd_env(args: argparse.Namespace) -> int:
     print(f'# labkit backend {backend.name}: eval "$(labkit env)" points boto3 and the AWS CLI v2 here')
     if backend.emulator:
         print("unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN")
-    for key, value in sorted(values.items()):
+    # calls to this machine never through a proxy (labkit.backends.proxies), as connect() sets for a kernel
+    for key, value in sorted({**values, **proxies.no_proxy_env()}.items()):
         print(f"export {key}={shlex.quote(value)}")
     if "AWS_ENDPOINT_URL" in values:
         print('# the AWS CLI v1 ignores these: pass --endpoint-url "$AWS_ENDPOINT_URL" (ec2: $AWS_ENDPOINT_URL_EC2)')

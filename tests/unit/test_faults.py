@@ -119,7 +119,7 @@ def test_a_stale_state_file_naming_another_homes_servers_never_stops_or_joins_th
         raw["moto"]["pid"] = ours.moto.pid + 10**6
         (home / embedded.STATE_FILE).write_text(json.dumps(raw))
         embedded.stop()
-        assert all(servers.answers(s.url + s.health_path) for s in theirs.servers)
+        assert all(servers.answers(s.url + s.health_path, timeout=5) for s in theirs.servers)
         monkeypatch.setenv("LABKIT_HOME", str(other))
         assert embedded.healthy(theirs), "a stale state file of this home stopped another home's servers"
     finally:
@@ -233,6 +233,9 @@ def test_a_dead_proxy_is_bypassed_for_every_local_call(home, monkeypatch, capsys
     finally:
         for name in os.environ.get("LABKIT_MANAGED_ENV", "").split(","):
             os.environ.pop(name, None)
+    capsys.readouterr()
+    assert cli.main(["env"]) == 0
+    assert "export NO_PROXY=127.0.0.1,localhost,::1" in capsys.readouterr().out  # for the AWS CLI in a terminal
     cli.main(["doctor"])
     out = capsys.readouterr().out
     assert f"http_proxy=http://user:***@127.0.0.1:{dead}" in out and "bypass" in out

@@ -3,7 +3,7 @@
 Each cycle sends messages to a standard and a FIFO queue in batches, receives and deletes every one,
 and asserts none is lost (and the FIFO group's order); reset must leave no queue; down must leave no
 process of the home and both ports free for the next cycle's `up` (which binds them within a second,
-while the last cycle's connections are still in TIME_WAIT). Bounded: about a minute on two busy cores.
+while the last cycle's connections are still in TIME_WAIT). About 45 s on two otherwise idle cores.
 """
 
 from __future__ import annotations
@@ -11,12 +11,25 @@ from __future__ import annotations
 import time
 
 import boto3
+import psutil
 import pytest
 
-from labkit.backends import embedded, processes, servers
+from labkit.backends import embedded, servers
 
 CYCLES = 10
-MESSAGES = 60  # per queue and cycle
+MESSAGES = 40  # per queue and cycle
+
+
+def _running_in(folder) -> list[int]:
+    """The processes that run in ``folder`` (every process labkit starts runs in its home), seen from outside."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE and process.cwd() == str(folder.resolve()):
+                found.append(process.pid)
+        except (psutil.Error, OSError):
+            continue
+    return found
 
 
 def _drain(sqs, url: str, expected: int) -> list[str]:
@@ -80,8 +93,9 @@ def test_ten_cycles_of_up_work_reset_down_leave_nothing_behind(fixed_ports):
         pids |= {p.pid for p in state.processes}
         _workload(state, cycle)
         assert sorted(embedded.stop()) == ["fillers", "ministack", "moto"]
-        assert processes.owned_by(home) == [], f"cycle {cycle}: a process was left behind"
+        assert _running_in(home) == [], f"cycle {cycle}: a process was left behind"
         assert embedded.read_state() is None
         assert all(servers.port_is_free(p) for p in ports), f"cycle {cycle}: a port is still held"
     assert len(pids) == 3 * CYCLES  # every cycle ran fresh processes
-    assert time.monotonic() - t0 < 120
+    # a bound against a hang, not a benchmark: ~45 s on two idle cores, ~2 min on two shared by a busy test run
+    assert time.monotonic() - t0 < 300

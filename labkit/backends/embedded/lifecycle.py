@@ -188,7 +188,7 @@ def _spawn(python: Path, name: str, port: int, log: Path) -> subprocess.Popen[by
 
 def _terminate(recorded: Iterable[Server]) -> list[str]:
     """Stop the recorded processes that are still ours, then any other process of this ``LABKIT_HOME``."""
-    stopped = servers.terminate(recorded, is_alive)
+    stopped = servers.terminate(recorded, is_alive, sweep=True)
     return stopped + [name for name in servers.stop_owned(config.home()) if name not in stopped]
 
 
