@@ -322,6 +322,20 @@ def test_classroom_down_finds_the_room_when_its_state_file_is_gone(home, capsys)
     assert not any(classroom.is_alive(s) for s in room.servers)
 
 
+def test_a_room_whose_state_cannot_be_written_leaves_nothing_running(home, monkeypatch):
+    from labkit import classroom
+    from labkit.classroom import room as room_module
+
+    def full(_room):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(room_module, "_write_room", full)
+    with pytest.raises(classroom.ClassroomError) as err:
+        classroom.up("127.0.0.1", port=0, moto_port=0)
+    assert "No space left on device" in _one_line(str(err.value)) and "nothing was left running" in str(err.value)
+    assert _running_in(home / "classroom") == []
+
+
 def test_the_embedded_home_never_stops_the_room_in_its_classroom_folder(home):
     from labkit import classroom
 
