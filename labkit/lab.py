@@ -10,6 +10,11 @@ The names labkit set are remembered in ``LABKIT_MANAGED_ENV``, so switching
 to real AWS in the same kernel removes them again. In classroom mode
 (``LABKIT_CLASSROOM_URL`` set, see ``labkit.classroom``) the embedded backend is
 the instructor's server and the credentials are the learner's own key.
+
+On an emulator it fails closed: before it asks the backend anything, every service's endpoint is a
+closed port on 127.0.0.1 and the credentials are dummies, so a cell run after a failed connect()
+cannot reach AWS with the caller's keys; the caller's own per-service endpoints are dropped, and
+the kernel reads no AWS config or credentials file (a profile there could turn the endpoints off).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import botocore.exceptions
 from labkit import backends, config
 from labkit.backends import aws, proxies
 from labkit.backends.base import DUMMY_CREDENTIALS, Route
+from labkit.backends.services import moto_endpoint_envs
 from labkit.course.checks import UNAVAILABLE_PREFIX
 
 __all__ = ["DUMMY_CREDENTIALS", "MANAGED", "Lab", "Route", "connect"]
@@ -32,6 +38,13 @@ __all__ = ["DUMMY_CREDENTIALS", "MANAGED", "Lab", "Route", "connect"]
 MANAGED = "LABKIT_MANAGED_ENV"
 # Settings that would send an emulator session's requests or credentials elsewhere.
 _CONFLICTING = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+# Where an emulator kernel's SDK goes until its backend answers: nothing listens on port 9 (discard)
+# of this machine, so a call fails at once instead of reaching AWS with the caller's keys.
+CLOSED_ENDPOINT = "http://127.0.0.1:9"
+# An emulator kernel reads no AWS config or credentials file: a profile there could name real keys,
+# a credential process, an SSO login, or ``ignore_configured_endpoint_urls = true``, which would send
+# the lessons' calls to AWS although the endpoints point here.
+_NO_FILES = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
 
 
 @dataclass
@@ -122,14 +135,20 @@ def _apply_env(values: dict[str, str], emulator: bool) -> None:
     for name in os.environ.get(MANAGED, "").split(","):
         if name and name not in values:
             os.environ.pop(name, None)
-    if emulator:
-        for name in _CONFLICTING:
+    if emulator:  # and no endpoint of the caller's own for one service (it would beat AWS_ENDPOINT_URL)
+        for name in [*_CONFLICTING, *(n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_") and n not in values)]:
             os.environ.pop(name, None)
     os.environ.update(values)
     os.environ[MANAGED] = ",".join(sorted(values))
     # boto3's default session caches the credentials and region it first read; drop it, so the
     # next boto3.client(...) reads the settings just made (e.g. after switching backends).
     boto3.DEFAULT_SESSION = None
+
+
+def _fail_closed(region: str) -> dict[str, str]:
+    """The settings an emulator kernel has before its backend answers: every service at a closed port."""
+    env = {"AWS_ENDPOINT_URL": CLOSED_ENDPOINT, **{name: CLOSED_ENDPOINT for name in moto_endpoint_envs()}}
+    return {**env, **DUMMY_CREDENTIALS, **_NO_FILES, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
 
 
 def connect(
@@ -148,9 +167,13 @@ def connect(
     """
     chosen = backends.get(backend)
     os.environ.update(proxies.no_proxy_env())  # calls to this machine never go through a proxy (backends/proxies.py)
+    region = config.region()
+    if chosen.emulator:  # fail closed: if anything below fails, this kernel's SDK still cannot reach AWS
+        _apply_env(_fail_closed(region), emulator=True)
     joined = chosen.connect(allow_real_aws=allow_real_aws, lesson=lesson)
-    region = joined.region or config.region()
-    _apply_env({**joined.env, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}, emulator=chosen.emulator)
+    region = joined.region or region
+    extra = _NO_FILES if chosen.emulator else {}
+    _apply_env({**joined.env, **extra, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}, emulator=chosen.emulator)
     who = chosen.identify(region)  # after the settings: it asks the backend just set
     lab = Lab(
         chosen.name,

@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "cleanup":
             p.add_argument("--lesson", help="only this lesson's resources (its tag value, e.g. 03-lambda)")
             p.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+            p.add_argument("--yes", action="store_true", help="on real AWS: delete what the listing shows, no prompt")
             p.add_argument(
                 "--region", type=values.region, help="the region to clean (default: $LABKIT_REGION, then the SDK's)"
             )

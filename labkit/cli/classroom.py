@@ -126,14 +126,44 @@ def cmd_progress(args: argparse.Namespace) -> int:
     rows: list[tuple[str, list[Any]]] = []
     for learner in roster:
         with classroom.as_learner(room, learner):  # their settings and key, undone afterwards
-            rows.append((learner.name, progress.run_all(args.lesson or None)))
+            # a check that passes now is recorded in this machine's records under the learner's name
+            rows.append((learner.name, progress.report(args.lesson or None).results))
+    if args.csv:
+        return _write_grades(args.csv, rows)
     width = max((len(name) for name, _ in rows), default=7)
     print(f"{'learner':<{width}}  pass  " + " ".join(r.key for r in rows[0][1]) if rows else "no learners")
     for name, results in rows:
-        passed = sum(r.passed for r in results)
+        passed = sum(bool(r.recorded) for r in results)
         cells = " ".join(f"{marks[r.status]:^{len(r.key)}}" for r in results)
         print(f"{name:<{width}}  {passed:>2}/{len(results):<2} {cells}")
-    print("✓ pass  ✗ not yet  · not started (or cleaned up)  – cannot be checked here (see `labkit progress --help`)")
+    print("✓ pass now  ✗ not yet  · not started (or cleaned up)  – cannot be checked here (`labkit progress --help`)")
+    print("pass: exercises that have passed at least once (recorded when a check passed, here or in the room)")
+    return 0
+
+
+GRADE_COLUMNS = ("learner", "exercise", "title", "passed", "first_passed", "status_now", "checked_at")
+
+
+def _write_grades(target: str, rows: list[tuple[str, list[Any]]]) -> int:
+    """One CSV row per learner × exercise: passed (1/0) from the records, the status now, ISO times."""
+    import csv
+    import datetime
+    import io
+    from pathlib import Path
+
+    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(GRADE_COLUMNS)
+    for name, results in rows:
+        for r in results:
+            first = r.recorded.split(" on ")[0] if r.recorded else ""
+            writer.writerow([name, r.key, r.title, int(bool(r.recorded)), first, str(r.status), now])
+    if target == "-":
+        print(out.getvalue(), end="")
+    else:
+        Path(target).write_text(out.getvalue(), encoding="utf-8")
+        print(f"wrote {len(rows)} learners × {len(rows[0][1]) if rows else 0} exercises to {target}")
     return 0
 
 
@@ -165,4 +195,5 @@ def add_parser(sub: Any) -> None:
     p = cmds.add_parser("progress", help="which exercises pass, one row per learner (runs the checks)")
     p.add_argument("learner", nargs="?", help="only this learner")
     p.add_argument("--lesson", action="append", help="only this lesson (repeatable), e.g. 04-sqs-standard-vs-fifo")
+    p.add_argument("--csv", metavar="FILE", help="write a gradebook CSV (learner × exercise; '-' for the terminal)")
     p.set_defaults(func=cmd_progress)

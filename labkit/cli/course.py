@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from labkit import backends
@@ -16,16 +17,20 @@ PROGRESS_HELP = """\
 How it works: outside a notebook there are no notebook variables, so for each exercise labkit
 looks on the backend for what the exercise makes, by the names the lessons use (e.g.
 labkit-04-<suffix>-steps.fifo) or by the labkit:lesson tag (tags=lab.tag_dict), and runs the
-lesson's own check on it. Nothing is read from a file or flag you could set.
+lesson's own check on it. The status says what is on the backend now:
 
   pass         the check passes on what is on the backend now
   not yet      found, but the check gives a hint (shown)
-  not started  nothing found: not started, OR CLEANED UP. Each lesson ends with a Clean up
-               cell that deletes what it created, so run progress before that cell; an
-               embedded backend that was stopped or reset has forgotten everything too
+  not started  nothing found: not started, OR CLEANED UP (each lesson ends with a Clean up
+               cell that deletes what it created; a stopped or reset embedded backend has
+               forgotten everything too)
   unavailable  it cannot be checked here: the backend is down or lacks the service, or the
                result lives only in the notebook's kernel (lesson 07's tuned rule, lesson 11's
                reader user): there its check cell is the record
+
+"first passed" says when the exercise's check first passed, here or in the notebook: every
+passing check appends a line to $LABKIT_HOME/progress.jsonl, so clean-up does not erase it.
+Only a check that passed writes there.
 
 In a notebook: `from labkit.course import progress; progress.show()`.
 Exit code 1 only if the backend cannot be reached."""
@@ -44,13 +49,35 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         os.environ["LABKIT_REGION"] = args.region
     # connect() refuses real AWS without the opt-in, before anything is listed.
     lab = labkit.connect(backend=name, allow_real_aws=args.allow_real_aws, show=False)
-    where = f"real AWS account {lab.account}" if lab.account else f"the {lab.backend} backend"
-    verb = "listing (dry run)" if args.dry_run else "deleting"
-    print(f"{verb} everything tagged {TAG_KEY}={args.lesson or '*'} on {where}, region {lab.region}")
-    report = ops.clean_up(args.lesson, dry_run=args.dry_run, session=boto3.session.Session(region_name=lab.region))
+    where = "a real AWS account" if not lab.is_emulator else f"the {lab.backend} backend"
+    session = boto3.session.Session(region_name=lab.region)
+    what = f"everything tagged {TAG_KEY}={args.lesson or '*'} on {where}, region {lab.region}"
+    # On real AWS nothing is deleted before the list of what would be has been shown and confirmed.
+    confirm = not lab.is_emulator and not args.dry_run
+    print(f"{'listing (dry run)' if args.dry_run or confirm else 'deleting'} {what}")
+    report = ops.clean_up(args.lesson, dry_run=args.dry_run or confirm, session=session, name_rule=lab.is_emulator)
     print(report)
+    if confirm:
+        if not report.would_delete:
+            return 1 if report.failed or report.not_listed else 0
+        if not args.yes and not _confirmed(len(report.would_delete)):
+            print("nothing deleted: run again with --yes to delete what is listed above")
+            return 1
+        print(f"deleting {what}")
+        report = ops.clean_up(args.lesson, session=session, name_rule=False)
+        print(report)
     # On an emulator a service it lacks cannot be listed; on AWS that means something may be left.
     return 1 if report.failed or (report.not_listed and not lab.is_emulator) else 0
+
+
+def _confirmed(count: int) -> bool:
+    """Ask at a terminal; anything but "yes" (or no terminal at all) is a no."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"delete these {count} resources from your AWS account? type yes: ").strip() == "yes"
+    except EOFError:
+        return False
 
 
 def cmd_progress(args: argparse.Namespace) -> int:

@@ -12,7 +12,8 @@ In a lesson's ``checks.py``::
 
 The decorator makes the function a check (:func:`labkit.course.checks.check`: never raises, a None
 argument hints "nothing to check yet") and registers it with its lesson (from the module's
-package), number and title. An exercise whose result lives only in the learner's kernel says so
+package), number and title; each pass is recorded (``labkit.course.records``), so it outlives the
+lesson's clean-up. An exercise whose result lives only in the learner's kernel says so
 with ``notebook_only=...`` instead of a finder. :func:`all_exercises` imports every lesson's checks
 and returns them in course order.
 """
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from labkit.course import records
 from labkit.course.checks import Result, check
 from labkit.course.registry import Lesson, lessons, of_module
 from labkit.course.scan import Candidate, Scan
@@ -62,7 +64,10 @@ class ExerciseCheck:
         self.exercise = exercise
 
     def __call__(self, *args: Any, **kwargs: Any) -> Result:
-        return self._checked(*args, **kwargs)
+        result = self._checked(*args, **kwargs)
+        if self.exercise is not None:  # a pass is recorded here, by the check that passed (records.py)
+            records.record(self.exercise.key, self.exercise.title, result)
+        return result
 
     def finder(self, find: Finder) -> Finder:
         assert self.exercise is not None

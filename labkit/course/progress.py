@@ -14,6 +14,10 @@ Statuses (:class:`~labkit.course.checks.Status`):
 - ``unavailable``: it cannot be checked here: the backend is down or lacks the service, or the
   exercise's result lives only in the notebook's kernel (its check cell is the only record).
 
+Beside the status now, each row says when the exercise first passed (``labkit.course.records``: every
+passing check appends a record, in the notebook or here), so a lesson finished and cleaned up still
+shows its passes. A record is only ever written by a check that passed.
+
 :func:`run_all` never raises for a backend problem. It reads the credentials in ``os.environ``
 when it is called (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``), so a caller can check one
 learner's account after another by changing them (on MiniStack a 12-digit key id is an account).
@@ -22,8 +26,10 @@ learner's account after another by changing them (on MiniStack a 12-digit key id
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -32,6 +38,8 @@ import botocore.exceptions
 
 from labkit import backends
 from labkit.aws.errors import error_code
+from labkit.backends.classroom_join import ENV_LEARNER
+from labkit.course import records
 from labkit.course.checks import CheckFailed, Status
 from labkit.course.exercises import Exercise, all_exercises
 from labkit.course.scan import Candidate, Scan
@@ -53,6 +61,7 @@ class ExerciseResult:
     title: str
     status: Status
     detail: str  # one line
+    recorded: str = ""  # when it first passed, from the records ("2026-12-02 06:40 on embedded"), or ""
 
     @property
     def key(self) -> str:
@@ -120,9 +129,11 @@ class Progress:
 
     def summary(self) -> str:
         counts = {s: sum(r.status == s for r in self.results) for s in STATUSES}
+        recorded = sum(bool(r.recorded) for r in self.results)
         return (
             f"{counts[PASS]} of {len(self.results)} pass · {counts[NOT_YET]} not yet · "
-            f"{counts[NOT_STARTED]} not started (or cleaned up) · {counts[UNAVAILABLE]} unavailable"
+            f"{counts[NOT_STARTED]} not started (or cleaned up) · {counts[UNAVAILABLE]} unavailable · "
+            f"{recorded} recorded as passed"
         )
 
     def table(self, width: int | None = None) -> str:
@@ -131,9 +142,10 @@ class Progress:
             return self.backend
         marks = {PASS: "✓", NOT_YET: "✗", NOT_STARTED: "·", UNAVAILABLE: "–"}
         title_width = max((len(r.title) for r in self.results), default=8)
-        lines = [self.backend, f"{'':<5} {'exercise':<{title_width}}  {'status':<13}  detail"]
+        lines = [self.backend, f"{'':<5} {'exercise':<{title_width}}  {'now':<13}  {'first passed':<16}  detail"]
         for r in self.results:
-            row = f"{r.key:<5} {r.title:<{title_width}}  {marks[r.status]} {r.status:<11}  "
+            first = r.recorded.split(" on ")[0] if r.recorded else "—"
+            row = f"{r.key:<5} {r.title:<{title_width}}  {marks[r.status]} {r.status:<11}  {first:<16}  "
             detail = r.detail
             if width and len(row) + len(detail) > width:
                 detail = detail[: max(width - len(row) - 1, 10)] + "…"
@@ -160,9 +172,11 @@ def _connect(backend: str | None, allow_real_aws: bool) -> tuple[str | None, str
         lab = labkit.connect(backend=chosen.name, allow_real_aws=allow_real_aws, show=False)
     except (LabkitError, ValueError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
         return f"cannot reach the backend: {_one_line(str(err))}", ""
-    # connect() puts the emulators' dummy keys in the environment; keep the caller's (a classroom
-    # learner's 12-digit key id is their account) and let the next boto3.client(...) read them.
-    os.environ.update(caller_credentials)
+    # connect() puts the emulators' dummy keys in the environment. A caller's 12-digit key id is an
+    # account on the emulator (a classroom learner's): keep it. Any other key of the caller's (real
+    # AWS keys, say) is never sent to an emulator.
+    if lab.is_emulator and re.fullmatch(r"\d{12}", caller_credentials.get("AWS_ACCESS_KEY_ID", "")):
+        os.environ.update(caller_credentials)
     boto3.DEFAULT_SESSION = None
     header = f"labkit progress · backend {lab.backend} · region {lab.region}"
     if lab.account:
@@ -179,7 +193,19 @@ def report(lessons: Iterable[str | int] | str | int | None = None, *, backend: s
         results = [ExerciseResult(e.lesson.number, e.number, e.title, UNAVAILABLE, down) for e in exercises]
         return Progress(down, results, reachable=False)
     scan = Scan()
-    return Progress(header, [_run_one(e, scan) for e in exercises])
+    live = [_run_one(e, scan) for e in exercises]  # a pass here is recorded by the check itself
+    return Progress(header, _with_records(live))
+
+
+def _with_records(results: list[ExerciseResult]) -> list[ExerciseResult]:
+    """Each result with when its exercise first passed for this learner (records.py), if it did."""
+    learner = os.environ.get(ENV_LEARNER, "").strip()
+    first = records.first_passes(records.read(learner))
+    out = []
+    for r in results:
+        seen = first.get((learner, r.key))
+        out.append(dataclasses.replace(r, recorded=f"{seen.when} on {seen.backend}") if seen else r)
+    return out
 
 
 def run_all(lessons: Iterable[str | int] | str | int | None = None, *, backend: str | None = None,

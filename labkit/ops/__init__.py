@@ -21,8 +21,10 @@ records, a bucket's object versions, an Auto Scaling group's instances.
 
 The name rule: a resource is matched by name only if its name starts with ``labkit-`` (with a
 lesson filter, ``labkit-NN-``) **and** no tag lookup is possible for it: CloudFront origin access
-controls (they cannot be tagged), and Glacier vaults or CloudWatch dashboards on a backend whose
-tag call is missing. A resource that could carry a tag but does not is never deleted.
+controls (they cannot be tagged), and, on an emulator only (``name_rule=True``), Glacier vaults,
+CloudWatch dashboards or Beanstalk applications whose tag call the backend lacks. A resource that
+could carry a tag but does not is never deleted, and one whose tags could not be *read* (AccessDenied
+and the like, or any error on real AWS) is left alone and reported, never matched by its name.
 
 Nothing waits long: a CloudFront distribution is disabled and reported "disabled; delete it
 again later"; RDS instances and Auto Scaling groups finish deleting on their own. Only the
@@ -89,14 +91,16 @@ def clean_up(
     region: str | None = None,
     use_tagging_api: bool = True,
     wait_seconds: float = 120.0,
+    name_rule: bool = False,
 ) -> CleanupReport:
     """Delete (or, with ``dry_run``, list) every resource tagged ``labkit:lesson`` (= ``lesson`` if given).
 
     ``session`` defaults to a new boto3 session (the settings ``labkit.connect()`` made);
-    ``use_tagging_api=False`` lists each service on its own instead of asking the Tagging API.
+    ``use_tagging_api=False`` lists each service on its own instead of asking the Tagging API;
+    ``name_rule=True`` (emulators only) lets the name rule stand in for a tag call the backend lacks.
     """
     session = session or boto3.session.Session(region_name=region)
-    run = Run(session, lesson, dry_run, use_tagging_api, wait_seconds)
+    run = Run(session, lesson, dry_run, use_tagging_api, wait_seconds, name_rule)
     for step in ORDER:
         step.how(run, run.find(step.kind, step.finder))
     return run.report

@@ -102,11 +102,13 @@ def beanstalk_apps(run: Run) -> list[Found]:
     out = []
     for app in eb.describe_applications().get("Applications", []):
         name = app["ApplicationName"]
-        try:
-            lesson = run.wanted(tags_of(eb.list_tags_for_resource(ResourceArn=app["ApplicationArn"])["ResourceTags"]))
-            how = "its environments are terminated with it"
-        except ERRORS:
-            lesson, how = run.by_name(name), "found by name (no application tags on this backend)"
+        arn = app["ApplicationArn"]
+        lesson, how = run.tags_or_name(
+            "beanstalk application",
+            name,
+            lambda a=arn: tags_of(eb.list_tags_for_resource(ResourceArn=a)["ResourceTags"]),
+        )
+        how = how or "its environments are terminated with it"
         if lesson is None:
             continue
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import botocore.exceptions
 
 from labkit.aws.s3 import empty_bucket
-from labkit.ops.run import ERRORS, Found, Run, paginate, tagged_by_api_or_listing, tags_of
+from labkit.ops.run import Found, Run, paginate, tagged_by_api_or_listing, tags_of
 
 
 def buckets(run: Run) -> list[Found]:
@@ -116,11 +116,9 @@ def vaults(run: Run) -> list[Found]:
     out = []
     for vault in paginate(glacier, "list_vaults", "VaultList"):
         name = vault["VaultName"]
-        try:
-            lesson = run.wanted(glacier.list_tags_for_vault(vaultName=name).get("Tags", {}))
-            how = ""
-        except ERRORS:
-            lesson, how = run.by_name(name), "found by name (no vault tags on this backend)"
+        lesson, how = run.tags_or_name(
+            "glacier vault", name, lambda n=name: glacier.list_tags_for_vault(vaultName=n).get("Tags", {})
+        )
         if lesson is not None:
             out.append(
                 Found(

@@ -3,7 +3,7 @@ CloudWatch alarms, dashboards and log groups."""
 
 from __future__ import annotations
 
-from labkit.ops.run import ERRORS, Found, Run, paginate, tagged_by_api_or_listing, tags_of
+from labkit.ops.run import Found, Run, paginate, tagged_by_api_or_listing, tags_of
 
 
 def alarms(run: Run) -> list[Found]:
@@ -24,10 +24,10 @@ def dashboards(run: Run) -> list[Found]:
     out = []
     for board in paginate(cw, "list_dashboards", "DashboardEntries"):
         name = board["DashboardName"]
-        try:
-            lesson = run.wanted(tags_of(cw.list_tags_for_resource(ResourceARN=board["DashboardArn"]).get("Tags")))
-        except ERRORS:
-            lesson = run.by_name(name)  # no tag lookup on this backend: the name rule
+        arn = board["DashboardArn"]
+        lesson, _ = run.tags_or_name(
+            "cloudwatch dashboard", name, lambda a=arn: tags_of(cw.list_tags_for_resource(ResourceARN=a).get("Tags"))
+        )
         if lesson is not None:
             out.append(
                 Found(

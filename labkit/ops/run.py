@@ -31,6 +31,11 @@ TAGGING_TYPES = {
     "rds snapshot": ("rds", "snapshot:"),
 }
 
+# Errors that say "not allowed", never "not there": no name rule after one of these.
+ACCESS_ERRORS = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden", "403",
+     "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "ExpiredToken"}
+)  # fmt: skip
 ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError)
 
 
@@ -73,8 +78,10 @@ class Run:
         dry_run: bool,
         use_tagging_api: bool,
         wait_seconds: float = 120.0,
+        name_rule: bool = False,
     ):
         self.session = session
+        self.name_rule = name_rule  # an emulator whose tag calls may be missing: the name rule may stand in
         self.lesson = lesson
         self.dry_run = dry_run
         self.wait_seconds = wait_seconds
@@ -108,6 +115,23 @@ class Run:
 
     def by_name(self, name: str) -> str | None:
         return "(by name)" if name.startswith(self.name_prefix()) else None
+
+    def tags_or_name(self, kind: str, name: str, read_tags: Callable[[], dict[str, str]]) -> tuple[str | None, str]:
+        """(lesson or None, how it was found) from the resource's tags; the name rule only where it may stand in.
+
+        The name rule stands in for a tag call only on an emulator (``name_rule``) that lacks the call.
+        An access error (AccessDenied, ...) never falls back to the name: the resource is left alone and
+        reported, since a resource whose tags cannot be read may be someone else's.
+        """
+        try:
+            return self.wanted(read_tags()), ""
+        except ERRORS as err:
+            code = code_of(err) or type(err).__name__
+            if not self.name_rule or code in ACCESS_ERRORS:
+                if name.startswith(self.name_prefix()):
+                    self.add(NOT_LISTED, kind, name, detail=f"its tags could not be read ({code}): left alone")
+                return None, ""
+            return self.by_name(name), f"found by name (no {kind} tags on this backend)"
 
     # -- the Tagging API
 

@@ -168,3 +168,68 @@ def test_switching_backends_drops_cached_credentials(clean_env, monkeypatch, fak
     labkit.connect("localstack", show=False)
     assert boto3.client("sqs").meta.endpoint_url == fake_localstack
     assert boto3.client("sqs")._request_signer._credentials.access_key == "test"
+
+
+# ----------------------------------------------------------------------------- the guard fails closed
+
+REAL_LOOKING = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCY"}
+
+
+def test_after_a_failed_connect_no_client_can_reach_aws(clean_env, monkeypatch, unused_port):
+    """connect() raised (the backend is not there): the next cell's client still goes nowhere near AWS."""
+    import botocore.exceptions
+
+    os.environ.update(REAL_LOOKING)
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", f"http://127.0.0.1:{unused_port}")
+    monkeypatch.setattr(localstack, "container_exit_code", lambda: None)
+    with pytest.raises(BackendNotRunning):
+        labkit.connect("localstack", show=False)
+    eb = boto3.client("elasticbeanstalk")
+    assert eb.meta.endpoint_url == labkit.lab.CLOSED_ENDPOINT and "amazonaws" not in eb.meta.endpoint_url
+    assert boto3.client("ec2").meta.endpoint_url == labkit.lab.CLOSED_ENDPOINT  # moto's services too
+    assert eb._request_signer._credentials.access_key == "test"  # the caller's keys are not sent anywhere
+    with pytest.raises(botocore.exceptions.EndpointConnectionError):
+        eb.create_application(ApplicationName="labkit-00-never")
+
+
+def test_the_embedded_backend_failing_to_start_fails_closed_too(clean_env, monkeypatch):
+    from labkit.backends.embedded.backend import Embedded
+    from labkit.errors import PortInUse
+
+    def taken(self, **kwargs):
+        raise PortInUse("port 4600 on 127.0.0.1 is taken by another program")
+
+    monkeypatch.setattr(Embedded, "connect", taken)
+    os.environ.update(REAL_LOOKING)
+    with pytest.raises(PortInUse):
+        labkit.connect(show=False)
+    assert boto3.client("elasticbeanstalk").meta.endpoint_url == labkit.lab.CLOSED_ENDPOINT
+
+
+def test_no_config_file_or_own_endpoint_can_send_an_emulator_kernel_to_aws(clean_env, tmp_path, fake_localstack,
+                                                                         monkeypatch):  # fmt: skip
+    config = tmp_path / "config"
+    config.write_text("[default]\nignore_configured_endpoint_urls = true\nregion = eu-west-1\n")
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = x\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", "https://sqs.us-east-1.amazonaws.com")  # the caller's own
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", fake_localstack)
+    labkit.connect("localstack", show=False)
+    for service in ("sqs", "s3", "elasticbeanstalk"):
+        assert boto3.client(service).meta.endpoint_url == fake_localstack, service
+    assert boto3.client("sqs")._request_signer._credentials.access_key == "test"
+
+
+def test_progress_never_puts_the_callers_real_keys_back_on_an_emulator(clean_env, monkeypatch, fake_localstack):
+    from labkit.course import progress
+
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", fake_localstack)
+    os.environ.update(REAL_LOOKING)
+    down, header = progress._connect("localstack", allow_real_aws=False)
+    assert down is None and "backend localstack" in header
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "test"
+    os.environ["AWS_ACCESS_KEY_ID"] = "123456789012"  # an emulator account (a classroom learner's): kept
+    progress._connect("localstack", allow_real_aws=False)
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "123456789012"

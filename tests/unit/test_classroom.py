@@ -8,7 +8,9 @@ and a learner's ``labkit.connect()`` must join the room with their key instead o
 from __future__ import annotations
 
 import contextlib
+import csv
 import importlib.util
+import io
 import itertools
 import json
 import os
@@ -306,6 +308,24 @@ def test_progress_has_one_row_per_learner_from_their_own_account(room, capsys):
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert re.match(r"ana\s+1/1\s+✓", rows["ana"]), rows
     assert re.match(r"ben\s+0/1\s+·", rows["ben"]), rows
+
+
+def test_a_pass_the_room_saw_outlives_clean_up_in_the_gradebook_csv(room, tmp_path, capsys):
+    the_room, learners = room
+    sqs = _client(the_room, learners["ana"], "sqs")
+    url = sqs.create_queue(QueueName=f"my-first-queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    assert cli.main(["classroom", "progress", "--lesson", "00"]) == 0  # sees ana's pass live: recorded
+    for queue in sqs.list_queues().get("QueueUrls", []):  # the lesson's Clean up cell
+        sqs.delete_queue(QueueUrl=queue)
+    target = tmp_path / "grades.csv"
+    assert cli.main(["classroom", "progress", "--lesson", "00", "--csv", str(target)]) == 0
+    rows = {r["learner"]: r for r in csv.DictReader(io.StringIO(target.read_text()))}
+    assert sorted(rows) == ["ana", "ben"]
+    assert rows["ana"]["exercise"] == "00.1" and rows["ana"]["status_now"] == "not started"
+    assert rows["ana"]["passed"] == "1" and rows["ana"]["first_passed"]
+    assert rows["ben"]["passed"] == "0" and rows["ben"]["first_passed"] == ""
+    assert rows["ana"]["checked_at"] and "learner,exercise,title,passed" in target.read_text().splitlines()[0]
 
 
 # ----------------------------------------------------------------------------- JupyterHub (optional)

@@ -1,15 +1,18 @@
 """``labkit cleanup``: tagged resources go, untagged ones stay, dry runs delete nothing (in-process moto)."""
 
+import io
 import json
 import re
 
 import boto3
+import botocore.client
 import botocore.exceptions
 import pytest
 
 from labkit import cli
 from labkit.backends.aws import TAG_KEY
 from labkit.ops import CleanupReport, Entry, Found, clean_up
+from labkit.ops.report import WOULD_DELETE
 from labkit.ops.run import Run as _Run
 
 LESSON = "03-lambda"
@@ -332,11 +335,11 @@ def test_global_and_untaggable_resources(moto_env):
         Tags=lesson,
     )
     rds.create_db_snapshot(DBInstanceIdentifier="labkit-10-db", DBSnapshotIdentifier="labkit-10-snap", Tags=lesson)
-    glacier = boto3.client("glacier")  # moto has no vault tags: only the labkit-NN- name can match
+    glacier = boto3.client("glacier")  # moto has no vault tags: on an emulator only the labkit-NN- name can match
     for vault in ("labkit-10-vault", "labkit-02-vault", "other-vault"):
         glacier.create_vault(vaultName=vault)
 
-    first = clean_up("10-networking")
+    first = clean_up("10-networking", name_rule=True)  # moto is an emulator
     assert first.failed == first.not_listed == [], str(first)
     assert {e.kind: e.status for e in first.entries}["cloudfront distribution"] == "pending"
     assert "disabled; delete it again later" in str(first)
@@ -347,7 +350,7 @@ def test_global_and_untaggable_resources(moto_env):
     oacs = cf.list_origin_access_controls()["OriginAccessControlList"]["Items"]
     assert [o["Name"] for o in oacs] == ["someone-elses"]
 
-    second = clean_up("10-networking")
+    second = clean_up("10-networking", name_rule=True)
     assert second.names("cloudfront distribution", "deleted") == {dist}
     assert cf.list_distributions()["DistributionList"].get("Items", []) == []
 
@@ -505,3 +508,53 @@ def test_empty_bucket_deletes_versions_markers_and_plain_objects_1000_at_a_time(
     assert empty_bucket(s3, "b") == 1502
     assert [len(b) for b in s3.batches] == [1000, 501, 1]
     assert {"Key": "gone", "VersionId": "m1"} in s3.batches[1] and s3.batches[2] == [{"Key": "left-over"}]
+
+
+def _vault_tags_fail(monkeypatch, code: str) -> None:
+    """Make every ListTagsForVault answer ``code`` (moto: '404' Not yet implemented, the missing call)."""
+
+    def fail(self, operation_name, api_params):
+        if operation_name == "ListTagsForVault":
+            raise botocore.exceptions.ClientError({"Error": {"Code": code, "Message": code}}, operation_name)
+        return original(self, operation_name, api_params)
+
+    original = botocore.client.BaseClient._make_api_call
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", fail)
+
+
+@pytest.mark.parametrize(
+    ("code", "name_rule", "found"),
+    [
+        ("404", True, True),
+        ("404", False, False),
+        ("AccessDenied", True, False),
+        ("AccessDeniedException", False, False),
+    ],
+)
+def test_the_name_rule_stands_in_only_for_a_missing_tag_call_on_an_emulator(moto_env, monkeypatch, code, name_rule,
+                                                                             found):  # fmt: skip
+    boto3.client("glacier").create_vault(vaultName="labkit-02-vault")
+    _vault_tags_fail(monkeypatch, code)
+    report = clean_up(dry_run=True, name_rule=name_rule)
+    assert ("labkit-02-vault" in report.names("glacier vault", WOULD_DELETE)) is found
+    if not found:  # left alone, and said so: its tags could not be read
+        (entry,) = [e for e in report.not_listed if e.name == "labkit-02-vault"]
+        assert code in entry.detail and "left alone" in entry.detail
+    clean_up(name_rule=name_rule)
+    assert bool(boto3.client("glacier").list_vaults()["VaultList"]) is not found
+
+
+def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(moto_env, monkeypatch, capsys):
+    monkeypatch.setenv("LABKIT_BACKEND", "aws")
+    monkeypatch.setenv("LABKIT_ALLOW_REAL_AWS", "1")
+    sqs = boto3.client("sqs")
+    sqs.create_queue(QueueName="labkit-03-real", tags={TAG_KEY: LESSON})
+    queues = lambda: {u.rsplit("/", 1)[-1] for u in sqs.list_queues().get("QueueUrls", [])}  # noqa: E731
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))  # not a terminal: no prompt, so no
+    assert cli.main(["cleanup", "--lesson", LESSON]) == 1
+    out = capsys.readouterr().out
+    assert "labkit-03-real" in out and "nothing deleted: run again with --yes" in out
+    assert queues() == {"labkit-03-real"}
+    assert cli.main(["cleanup", "--lesson", LESSON, "--yes"]) == 0
+    assert queues() == set()
+    assert "123456789012" not in capsys.readouterr().out  # no account id printed

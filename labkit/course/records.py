@@ -1,0 +1,92 @@
+"""Passes that outlive clean-up: every exercise check that passed, when, on which backend, for whom.
+
+Every lesson ends with a cell that deletes what it made, as it should; progress read only from the
+backend's state (``labkit.course.progress``) then says "not started". So a registered check
+(``labkit.course.exercises.ExerciseCheck``) appends one line here each time it **passes**, and only then:
+the line is written after the real check returned ``pass``, by the same call, never by a flag or an
+argument (``record`` takes a result and refuses any other status). ``labkit progress`` shows what the
+backend holds now beside what was recorded.
+
+The file is ``$LABKIT_HOME/progress.jsonl`` (JSON lines, append-only; one bad line is skipped, not fatal):
+a learner's own on their machine; on the instructor's machine, the room's, written by
+``labkit classroom progress`` as it checks each learner (a line names the learner). No account id and no
+key is written: the backend's name, the region and, in a room, the learner's roster name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from labkit import config
+from labkit.backends.classroom_join import ENV_LEARNER
+from labkit.course.checks import Result, Status
+
+FILE = "progress.jsonl"
+
+
+@dataclass(frozen=True)
+class Record:
+    exercise: str  # "04.2"
+    title: str
+    passed_at: float  # seconds since the epoch
+    backend: str  # embedded, localstack or aws
+    region: str
+    learner: str = ""  # the roster name in a room; "" on a learner's own machine
+
+    @property
+    def when(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.passed_at))
+
+
+def path() -> Path:
+    return config.home() / FILE
+
+
+def _backend() -> str:
+    try:
+        return config.resolve_backend()
+    except ValueError:  # an unknown LABKIT_BACKEND: connect() refuses it before any check can pass
+        return os.environ.get("LABKIT_BACKEND", "?")
+
+
+def record(key: str, title: str, result: Result) -> Record | None:
+    """Append a record of ``result`` if it is a pass (else nothing). Never raises for a disk problem."""
+    if result.status != Status.PASS:
+        return None
+    entry = Record(key, title, time.time(), _backend(), config.region(), os.environ.get(ENV_LEARNER, "").strip())
+    try:
+        target = path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(asdict(entry)) + "\n")
+    except OSError:  # a full or read-only disk must not turn a passing check into a traceback
+        return None
+    return entry
+
+
+def read(learner: str | None = None) -> list[Record]:
+    """Every record (or ``learner``'s: "" is this machine's own), oldest first."""
+    try:
+        lines = path().read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        try:
+            found.append(Record(**json.loads(line)))
+        except (ValueError, TypeError):
+            continue
+    return [r for r in found if learner is None or r.learner == learner]
+
+
+def first_passes(records: Iterable[Record]) -> dict[tuple[str, str], Record]:
+    """The first pass of each (learner, exercise): when it was first done."""
+    first: dict[tuple[str, str], Record] = {}
+    for r in records:
+        first.setdefault((r.learner, r.exercise), r)
+    return first
