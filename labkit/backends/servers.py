@@ -340,13 +340,20 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 
 def terminate(
-    servers: Iterable[R], alive: Callable[[R], bool], timeout: float = 5.0, *, sweep: bool = False
+    servers: Iterable[R],
+    alive: Callable[[R], bool],
+    timeout: float = 5.0,
+    *,
+    sweep: bool = False,
+    sweep_exited: bool = False,
 ) -> list[str]:
     """Stop the servers' process groups: SIGTERM, then SIGKILL after ``timeout``. Returns the names of
     those that were running. ``alive(server)`` tells whether a recorded pid is still that server (asked
     once, before any signal); then each is waited for until it has really exited (gone, or a zombie),
-    not merely until it stops looking like itself. ``sweep`` also SIGKILLs whatever is left in each
-    group (workers) once its server is gone.
+    not merely until it stops looking like itself. ``sweep`` also SIGKILLs whatever is left in the group
+    of each server that was running (its workers) once it is gone; ``sweep_exited`` also the groups of
+    those that had already exited, for a caller that knows they were its own (it holds their ``Popen``):
+    a record that ``alive`` refused may name another home's server, whose group is never touched.
     """
     servers = list(servers)
     stopped, signalled = [], []
@@ -366,9 +373,10 @@ def terminate(
             kill_deadline = time.monotonic() + 2
             while not processes.exited(handle) and time.monotonic() < kill_deadline:
                 time.sleep(0.02)
+    ran = {id(server) for server, _ in signalled}
     for server in servers:
         reap(server.pid)
-        if sweep:
+        if (sweep and id(server) in ran) or sweep_exited:
             _signal_group(server.pid, signal.SIGKILL)
     return stopped
 

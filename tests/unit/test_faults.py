@@ -210,9 +210,8 @@ def test_a_dead_proxy_is_bypassed_for_every_local_call(home, monkeypatch, capsys
     dead = servers.free_port()  # nothing listens there
     for name in PROXY_VARIABLES:
         monkeypatch.setenv(name, f"http://user:s3cret@127.0.0.1:{dead}")
-    t0 = time.monotonic()
-    state, started = embedded.ensure_running()
-    assert started and time.monotonic() - t0 < 15
+    state, started = embedded.ensure_running()  # through the proxy, no health check would ever answer
+    assert started and embedded.healthy(state)
     lab = labkit.connect(show=False)
     try:
         assert "127.0.0.1" in os.environ["NO_PROXY"].split(",") and os.environ["no_proxy"] == os.environ["NO_PROXY"]
