@@ -14,21 +14,27 @@ Real AWS is refused unless ``allow_real_aws=True`` is passed or
 
 Region: ``LABKIT_REGION``, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``,
 else ``us-east-1`` (on real AWS, the SDK's own configured region comes before
-the default).
+the default). A region must be one that botocore's partition data lists (its
+``partitions.json``: every region of every AWS partition), so a typo is refused at
+once instead of failing at the first call.
 
 Embedded backend: its state (pid, ports, versions, logs) lives in
 ``LABKIT_HOME`` (default ``~/.cache/labkit``); MiniStack listens on
 ``LABKIT_PORT`` (default 4600) and moto on ``LABKIT_MOTO_PORT`` (default 4601), and the
 DNS server that answers Route 53's zones on ``LABKIT_DNS_PORT`` (default 4653, UDP and TCP),
-all on 127.0.0.1; a port of ``0`` means any free port.
+all on 127.0.0.1; a port of ``0`` means any free port. ``writable_home()`` makes
+``LABKIT_HOME`` (or says, in one line, why it cannot).
+
+Every bad value is an ``InvalidSetting`` (a ``ValueError`` too) whose one line says what to use.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
-from labkit.errors import UnknownBackend
+from labkit.errors import InvalidSetting, UnknownBackend
 
 BACKENDS = ("embedded", "localstack", "aws")
 DEFAULT_BACKEND = "embedded"
@@ -58,15 +64,57 @@ def real_aws_allowed(allow_real_aws: bool = False) -> bool:
     return allow_real_aws is True or os.environ.get("LABKIT_ALLOW_REAL_AWS") == "1"
 
 
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's partition data (``partitions.json``)."""
+    import botocore.loaders
+
+    data = botocore.loaders.create_loader().load_data("partitions")
+    return frozenset(name for partition in data["partitions"] for name in partition["regions"])
+
+
+def check_region(value: str, source: str) -> str:
+    """``value`` if it names a region, else an InvalidSetting that says where it came from and what to use."""
+    name = value.strip()
+    if name not in known_regions():
+        raise InvalidSetting(
+            f"{source}={value!r} is not an AWS region: use one such as us-east-1 or eu-west-1 "
+            "(https://docs.aws.amazon.com/general/latest/gr/rande.html)"
+        )
+    return name
+
+
 def region() -> str:
     for name in ("LABKIT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
-        if os.environ.get(name):
-            return os.environ[name]
+        if os.environ.get(name, "").strip():
+            return check_region(os.environ[name], name)
     return DEFAULT_REGION
 
 
 def home() -> Path:
     return Path(os.environ.get("LABKIT_HOME") or Path.home() / ".cache" / "labkit")
+
+
+def writable_home() -> Path:
+    """``home()``, made if missing; an InvalidSetting if it cannot be made or written."""
+    path = home()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as err:
+        raise InvalidSetting(
+            f"LABKIT_HOME={str(path)!r} cannot be used ({err.strerror or err}): "
+            "set LABKIT_HOME to a folder you can write, or unset it for ~/.cache/labkit"
+        ) from None
+    return path
+
+
+def check_port(value: int, what: str, lowest: int = 1) -> int:
+    """``value`` if it is 0 (any free port) or a port from ``lowest`` to 65535, else an InvalidSetting."""
+    if value != 0 and not lowest <= value <= 65535:
+        raise InvalidSetting(f"{what} {value} is out of range: use {lowest}-65535, or 0 for any free port")
+    return value
 
 
 def _port(name: str, default: int) -> int:
@@ -76,9 +124,9 @@ def _port(name: str, default: int) -> int:
     try:
         port = int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a port number: use 1024-65535, or 0 for any free port") from None
+        raise InvalidSetting(f"{name}={raw!r} is not a port number: use 1024-65535, or 0 for any free port") from None
     if port != 0 and not 1024 <= port <= 65535:
-        raise ValueError(f"{name}={port} is out of range: use 1024-65535, or 0 for any free port")
+        raise InvalidSetting(f"{name}={port} is out of range: use 1024-65535, or 0 for any free port")
     return port
 
 

@@ -2,6 +2,7 @@
 
     LabkitError
     ├── UnknownBackend          LABKIT_BACKEND (or backend=...) names no backend
+    ├── InvalidSetting          a setting or argument labkit cannot use (a port, a region, LABKIT_HOME)
     ├── BackendNotInstalled     the embedded servers' environment is missing
     ├── BackendNotRunning       nothing answers where the backend should be
     │   └── LocalStackAuthRequired   the container exited asking for an auth token
@@ -29,6 +30,10 @@ class LabkitError(Exception):
 
 class UnknownBackend(LabkitError):
     pass
+
+
+class InvalidSetting(LabkitError, ValueError):
+    """A setting (environment variable) or command-line argument that cannot be used; checked before anything starts."""
 
 
 class BackendNotInstalled(LabkitError):

@@ -3,7 +3,9 @@
 It uses only the SDK's own settings, so every ``boto3.client(...)`` created
 afterwards, in a cell or in a helper, reaches the backend without arguments:
 ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_REGION`` and
-``AWS_DEFAULT_REGION``, and for emulators dummy credentials (``test``/``test``).
+``AWS_DEFAULT_REGION``, and for emulators dummy credentials (``test``/``test``); and
+``NO_PROXY``/``no_proxy`` name this machine (kept with what they listed), so a learner behind a
+proxy still reaches the local servers.
 The names labkit set are remembered in ``LABKIT_MANAGED_ENV``, so switching
 to real AWS in the same kernel removes them again. In classroom mode
 (``LABKIT_CLASSROOM_URL`` set, see ``labkit.classroom``) the embedded backend is
@@ -26,7 +28,7 @@ import boto3
 import botocore.exceptions
 
 from labkit import backends, config
-from labkit.backends import aws
+from labkit.backends import aws, proxies
 from labkit.backends.base import DUMMY_CREDENTIALS, Route
 from labkit.backends.services import moto_endpoint_envs
 from labkit.course.checks import UNAVAILABLE_PREFIX
@@ -164,6 +166,7 @@ def connect(
     ``allow_real_aws=True`` or ``LABKIT_ALLOW_REAL_AWS=1``.
     """
     chosen = backends.get(backend)
+    os.environ.update(proxies.no_proxy_env())  # calls to this machine never go through a proxy (backends/proxies.py)
     region = config.region()
     if chosen.emulator:  # fail closed: if anything below fails, this kernel's SDK still cannot reach AWS
         _apply_env(_fail_closed(region), emulator=True)

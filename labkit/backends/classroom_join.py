@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import re
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
+from labkit.backends import proxies
 from labkit.backends.services import moto_endpoint_envs
 from labkit.errors import BackendNotRunning, ClassroomError
 
@@ -61,7 +61,7 @@ def learner_env() -> Joined | None:
     for what, base, path in (("MiniStack", url, "/_ministack/health"), ("moto", moto, "/moto-api/")):
         try:
             # moto's page needs the instructor's token: any HTTP answer means the server is there.
-            urllib.request.urlopen(base + path, timeout=3).close()
+            proxies.urlopen(base + path, timeout=3).close()
         except urllib.error.HTTPError:
             pass
         except (urllib.error.URLError, OSError, ValueError):

@@ -14,10 +14,10 @@ import os
 import shutil
 import subprocess
 import urllib.error
-import urllib.request
 from typing import Any
 
 from labkit import config
+from labkit.backends import proxies
 from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport
 from labkit.backends.services import SERVICES
 from labkit.errors import BackendNotRunning, LocalStackAuthRequired
@@ -30,7 +30,7 @@ def health(url: str | None = None, timeout: float = 2.0) -> dict[str, Any] | Non
     """LocalStack's /_localstack/health document, or None if nothing answers."""
     url = url or config.localstack_url()
     try:
-        with urllib.request.urlopen(url + "/_localstack/health", timeout=timeout) as response:
+        with proxies.urlopen(url + "/_localstack/health", timeout=timeout) as response:
             doc: dict[str, Any] = json.loads(response.read())
             return doc
     except (urllib.error.URLError, OSError, ValueError):

@@ -8,8 +8,11 @@ what is specific to it: its command line, its state file, its messages.
 The servers run from their own virtual environment (MiniStack pins botocore exactly; the
 learner's kernel keeps a current boto3): ``LABKIT_SERVER_PYTHON``, else ``.venv-server`` at the
 root of the labkit checkout, made by ``make setup``. Each runs in a session (process group) of its
-own, without the learner's ``AWS_*``/``LABKIT_*`` settings, and is stopped by its process group:
-SIGTERM, then SIGKILL.
+own, without the learner's ``AWS_*``/``LABKIT_*`` settings, with ``NO_PROXY`` naming this machine
+(``labkit.backends.proxies``), in its owner folder, and is stopped by its process group: SIGTERM, then
+SIGKILL. Whether a recorded pid is still that server is decided by its start time and owner folder
+(``labkit.backends.processes``), never by a word in its command line; ``stop_owned(folder)`` stops a
+folder's processes when no state file names them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from labkit.backends import processes, proxies
 from labkit.errors import BackendFailedToStart, BackendNotInstalled
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +50,21 @@ class Server:
     pid: int
     port: int
     version: str
+    started: float = 0.0  # the process's start time (seconds since the epoch): a reused pid is never ours
+    owner: str = ""  # the folder it runs in and belongs to (``labkit.backends.processes``)
+
+
+def record(name: str, process: subprocess.Popen[bytes], port: int, version: str, owner: Path) -> Server:
+    """The state-file record of a process ``spawn`` just started in ``owner``."""
+    return Server(name, process.pid, port, version, processes.start_time(process.pid) or 0.0, processes.owner_of(owner))
+
+
+def is_running(server: Server, folder: Path) -> bool:
+    """True if the recorded process still runs and belongs to ``folder``: same pid, same start time, and
+    both its record and the process itself name ``folder`` as their owner (a record copied from another
+    folder's state file is not this folder's, even while its process runs)."""
+    owner = processes.owner_of(folder)
+    return server.owner == owner and processes.is_ours(server.pid, server.started, owner)
 
 
 class Recorded(Protocol):
@@ -124,15 +143,24 @@ def spawn(
     with_parent: bool = False,
     secret: bytes | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start one server in a session of its own, its output in ``log``, without the scrubbed variables.
+    """Start one server in a session of its own, its output in ``log``, without the scrubbed variables,
+    in ``cwd`` (its owner folder: its environment names it, so ``stop_owned(cwd)`` finds it; the process's
+    name is the log's, e.g. ``ministack`` for ``ministack.log``).
 
     ``secret`` (one line) is written to the server's standard input and the pipe closed: a secret
     passed this way is in no environment variable (``/proc/<pid>/environ``) and no file.
     """
+    base = scrubbed_environ(scrub)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             list(cmd),
-            env={**scrubbed_environ(scrub), **env, "PYTHONUNBUFFERED": "1"},
+            env={
+                **base,
+                **env,
+                **proxies.no_proxy_env({**base, **env}),
+                **processes.owner_env(cwd, log.stem),
+                "PYTHONUNBUFFERED": "1",
+            },
             stdin=subprocess.DEVNULL if secret is None else subprocess.PIPE,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -172,7 +200,10 @@ def bind_error(host: str, port: int, *, reuse_address: bool = False) -> int | No
 
 
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
-    return bind_error(host, port) is None
+    """True if a server could listen on ``host:port`` now. MiniStack and moto (werkzeug) both listen with
+    ``SO_REUSEADDR``, so this binds with it too: connections of a stopped server left in TIME_WAIT do
+    not hold the port for them, and must not make it look taken."""
+    return bind_error(host, port, reuse_address=True) is None
 
 
 def udp_port_is_free(port: int, host: str = LOOPBACK) -> bool:
@@ -189,7 +220,8 @@ def udp_port_is_free(port: int, host: str = LOOPBACK) -> bool:
 
 
 def is_alive(pid: int, *markers: str) -> bool:
-    """True if ``pid`` is still running and its command line holds every marker (so not a reused pid)."""
+    """True if ``pid`` is still running and its command line holds every marker. Not an identity (another
+    LABKIT_HOME runs the same command lines): decide whether a recorded server is ours with ``is_running``."""
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
@@ -204,12 +236,13 @@ def is_alive(pid: int, *markers: str) -> bool:
 def request(
     url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None, timeout: float = 2.0
 ) -> tuple[int, bytes]:
-    """(status, body) of one HTTP call; an HTTP error status is returned, not raised."""
+    """(status, body) of one HTTP call to this machine (never through a proxy); an HTTP error status is
+    returned, not raised."""
     req = urllib.request.Request(
         url, method=method, data=b"" if method == "POST" else None, headers=dict(headers or {})
     )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:
+        with proxies.OPENER.open(req, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
@@ -226,7 +259,7 @@ def answers(url: str, timeout: float = 1.0, headers: Mapping[str, str] | None = 
 def health_document(url: str, timeout: float = 1.0) -> dict[str, Any] | None:
     """The JSON document a health page answers with, or None if it does not answer."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with proxies.OPENER.open(url, timeout=timeout) as response:
             doc: dict[str, Any] = json.loads(response.read() or b"{}")
             return doc
     except (urllib.error.URLError, OSError, ValueError):
@@ -316,30 +349,65 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+def _signal(pid: int, sig: signal.Signals) -> None:
+    """Signal a process known to be ours (checked just before): its group if it leads one, else itself."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:  # not a group leader (e.g. a Lambda worker found by ``stop_owned``)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    except PermissionError:
+        pass
+
+
 def terminate(
-    servers: Iterable[R], alive: Callable[[R], bool], timeout: float = 5.0, *, sweep: bool = False
+    servers: Iterable[R],
+    alive: Callable[[R], bool],
+    timeout: float = 5.0,
+    *,
+    sweep: bool = False,
+    sweep_exited: bool = False,
 ) -> list[str]:
     """Stop the servers' process groups: SIGTERM, then SIGKILL after ``timeout``. Returns the names of
-    those that were running. ``alive(server)`` tells whether a recorded pid is still that server;
-    ``sweep`` also SIGKILLs whatever is left in each group (workers) once its server is gone.
+    those that were running. ``alive(server)`` tells whether a recorded pid is still that server (asked
+    once, before any signal); then each is waited for until it has really exited (gone, or a zombie),
+    not merely until it stops looking like itself. ``sweep`` also SIGKILLs whatever is left in the group
+    of each server that was running (its workers) once it is gone; ``sweep_exited`` also the groups of
+    those that had already exited, for a caller that knows they were its own (it holds their ``Popen``):
+    a record that ``alive`` refused may name another home's server, whose group is never touched.
     """
     servers = list(servers)
-    stopped = []
+    stopped, signalled = [], []
     for server in servers:
         if alive(server):
-            _signal_group(server.pid, signal.SIGTERM)
+            handle = processes.handle(server.pid)
+            _signal(server.pid, signal.SIGTERM)
             stopped.append(server.name)
+            signalled.append((server, handle))
     deadline = time.monotonic() + timeout
-    for server in servers:
-        while alive(server) and time.monotonic() < deadline:
+    for server, handle in signalled:
+        while not processes.exited(handle) and time.monotonic() < deadline:
             reap(server.pid)
             time.sleep(0.02)
-        if alive(server):
-            _signal_group(server.pid, signal.SIGKILL)
+        if not processes.exited(handle):
+            _signal(server.pid, signal.SIGKILL)
+            kill_deadline = time.monotonic() + 2
+            while not processes.exited(handle) and time.monotonic() < kill_deadline:
+                time.sleep(0.02)
+    ran = {id(server) for server, _ in signalled}
+    for server in servers:
         reap(server.pid)
-        if sweep:
+        if (sweep and id(server) in ran) or sweep_exited:
             _signal_group(server.pid, signal.SIGKILL)
     return stopped
+
+
+def stop_owned(folder: Path, timeout: float = 5.0) -> list[str]:
+    """Stop every process that belongs to ``folder`` (``labkit.backends.processes``), whether or not a state
+    file names it: what a lost state file or a failed start left behind. Returns their names, once each."""
+    found = processes.owned_by(folder)
+    stopped = terminate(found, lambda p: processes.is_ours(p.pid, p.started, p.owner), timeout, sweep=True)
+    return sorted(set(stopped))
 
 
 @contextlib.contextmanager

@@ -3,7 +3,9 @@
 ``up`` starts both (through ``server.py``, run by path with the servers' own Python) and records
 them with the instructor's admin token in ``state.json`` (0600); ``down`` stops them;
 ``reset_learner`` drops one learner's account on both. Spawning, health checks and stopping are
-``labkit.backends.servers``'s, as for the embedded backend.
+``labkit.backends.servers``'s, as for the embedded backend: a recorded server is the room's only if its
+pid, start time and folder still match; a start that fails stops whatever it started; ``down`` also
+stops the room's processes when ``state.json`` is gone.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from labkit import config
 from labkit.backends import embedded, servers
 from labkit.classroom.roster import Learner, folder, private_folder, roster_path, write_private
 from labkit.errors import BackendNotRunning, ClassroomError, PortInUse
@@ -32,7 +35,7 @@ DEFAULT_PORT = 4610  # MiniStack for the room (the learner's own embedded backen
 DEFAULT_MOTO_PORT = 4611
 RESET_PATH = "/_labkit/classroom/reset"
 TOKEN_HEADER = "X-Labkit-Classroom-Token"
-MARKER = "labkit-classroom-server"  # in each server's command line, so a reused pid is never ours
+MARKER = "labkit-classroom-server"  # in each server's command line (for `ps`); identity is servers.is_running
 START_TIMEOUT = 30.0
 SERVER_SCRIPT = Path(__file__).with_name("server.py")  # run by path: labkit is not in the servers' venv
 
@@ -70,6 +73,7 @@ def guess_lan_address() -> str | None:
 
 
 def _choose_port(bind: str, wanted: int, flag: str) -> int:
+    config.check_port(wanted, flag)
     if wanted == 0:
         with contextlib.suppress(OSError):
             return servers.free_port(bind)
@@ -79,6 +83,8 @@ def _choose_port(bind: str, wanted: int, flag: str) -> int:
             f"{bind} is not an address of this machine: pass one that `ip addr` (macOS: `ifconfig`) lists, "
             "or --bind 0.0.0.0"
         )
+    if err == errno.EACCES:
+        raise ClassroomError(f"port {wanted} needs administrator rights here: pass {flag} 1024 or above")
     if err is not None:
         raise PortInUse(f"port {wanted} on {bind} is taken by another program: stop it, or pass {flag} <other port>")
     return wanted
@@ -131,7 +137,8 @@ def _write_room(room: Room) -> None:
 
 
 def is_alive(server: RoomServer) -> bool:
-    return servers.is_alive(server.pid, MARKER, server.name)
+    """True if the recorded server still runs and is the room's: same pid, start time and folder."""
+    return servers.is_running(server, folder())
 
 
 def _request(room: Room, server: RoomServer, path: str, method: str = "GET", timeout: float = 2.0) -> tuple[int, bytes]:
@@ -181,7 +188,9 @@ def check_sandbox(sandbox: bool) -> None:
 
 
 def _terminate(recorded: Iterable[RoomServer]) -> list[str]:
-    return servers.terminate(recorded, is_alive)
+    """Stop the recorded servers that are still the room's, then any other process of the room's folder."""
+    stopped = servers.terminate(recorded, is_alive, sweep=True)
+    return stopped + [name for name in servers.stop_owned(folder()) if name not in stopped]
 
 
 def up(
@@ -205,8 +214,7 @@ def up(
                     f"the room is already running on {room.bind}: stop it with `labkit classroom down` first"
                 )
             return room, False
-        if room is not None:
-            _terminate(room.servers)
+        _terminate(room.servers if room is not None else [])
         if advertise is None:
             advertise = bind if bind != "0.0.0.0" else guess_lan_address()
             if advertise is None:
@@ -221,24 +229,47 @@ def up(
             raise ClassroomError("--port and --moto-port must differ")
         private_folder()
         token = secrets.token_urlsafe(24)
-        procs = {name: _spawn(python, name, bind, p, token, sandbox) for name, p in ports.items()}
-        made = {n: RoomServer(n, procs[n].pid, ports[n], versions.get(n, "?")) for n in procs}
-        new = Room(bind, advertise, token, time.time(), made["ministack"], made["moto"], sandbox)
-        servers.wait_until_answering(
-            [
-                servers.Starting(n, procs[n], folder() / f"{n}.log", functools.partial(answers, new, made[n]))
-                for n in made
-            ],
-            START_TIMEOUT,
-            exited=lambda s: (
-                f"the room's {s.name} exited while starting: {servers.last_line(s.log) or 'no output'}; see {s.log}"
-            ),
-            late=lambda names: f"the room's {', '.join(names)} did not answer in time",
-            stop=lambda: _terminate(new.servers),
-            interval=0.05,
-        )
-        _write_room(new)
-        return new, True
+        started: list[RoomServer] = []
+        try:
+            return _start(python, versions, bind, advertise, ports, token, sandbox, started), True
+        except BaseException as err:
+            _terminate(started)
+            if isinstance(err, OSError):
+                raise ClassroomError(
+                    f"the room could not start: {err.strerror or err} ({err.filename or folder()}); nothing was "
+                    "left running: free some disk space, then run `labkit classroom up` again"
+                ) from None
+            raise
+
+
+def _start(
+    python: Path,
+    versions: dict[str, str],
+    bind: str,
+    advertise: str,
+    ports: dict[str, int],
+    token: str,
+    sandbox: bool,
+    started: list[RoomServer],
+) -> Room:
+    procs = {}
+    for name, port in ports.items():
+        procs[name] = _spawn(python, name, bind, port, token, sandbox)
+        started.append(RoomServer(**asdict(servers.record(name, procs[name], port, versions.get(name, "?"), folder()))))
+    made = {s.name: s for s in started}
+    new = Room(bind, advertise, token, time.time(), made["ministack"], made["moto"], sandbox)
+    servers.wait_until_answering(
+        [servers.Starting(n, procs[n], folder() / f"{n}.log", functools.partial(answers, new, made[n])) for n in made],
+        START_TIMEOUT,
+        exited=lambda s: (
+            f"the room's {s.name} exited while starting: {servers.last_line(s.log) or 'no output'}; see {s.log}"
+        ),
+        late=lambda names: f"the room's {', '.join(names)} did not answer in time",
+        stop=lambda: _terminate(new.servers),
+        interval=0.05,
+    )
+    _write_room(new)
+    return new
 
 
 def require_room() -> Room:
@@ -253,9 +284,7 @@ def require_room() -> Room:
 def down() -> list[str]:
     with embedded.locked():
         room = read_room()
-        if room is None:
-            return []
-        stopped = _terminate(room.servers)
+        stopped = _terminate(room.servers if room is not None else [])
         _state_path().unlink(missing_ok=True)
         return stopped
 

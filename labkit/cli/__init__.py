@@ -5,7 +5,9 @@ chosen backend object, ``labkit.backends``), ``course`` (student, progress, clea
 ``classroom`` (``labkit classroom up | key | reset | status | down | progress``, one backend for a
 whole room: labkit/classroom/, docs/instructors.md).
 
-Every problem is reported as one line that says what to do, with exit code 1.
+Every problem is reported as one line that says what to do, with exit code 1 (a malformed command
+line: exit code 2, also one line). Arguments are checked as they are parsed (``port``, ``region``),
+settings before anything starts (``labkit.config``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
-from labkit.cli import backend, classroom, course
+from labkit.cli import backend, classroom, course, values
 from labkit.errors import LabkitError
 
 __all__ = ["main"]
@@ -22,10 +25,15 @@ __all__ = ["main"]
 Command = Callable[[argparse.Namespace], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (usage is one ``--help`` away), as every other labkit error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="labkit", description="The course's AWS backend, student versions, progress, and classrooms."
-    )
+    parser = _Parser(prog="labkit", description="The course's AWS backend, student versions, progress, and classrooms.")
     sub = parser.add_subparsers(dest="command", required=True)
     commands: tuple[tuple[str, Command, str], ...] = (
         ("up", backend.cmd_up, "start the backend (embedded) or check it answers"),
@@ -54,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--lesson", help="only this lesson's resources (its tag value, e.g. 03-lambda)")
             p.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
             p.add_argument("--yes", action="store_true", help="on real AWS: delete what the listing shows, no prompt")
-            p.add_argument("--region", help="the region to clean (default: $LABKIT_REGION, then the SDK's)")
+            p.add_argument(
+                "--region", type=values.region, help="the region to clean (default: $LABKIT_REGION, then the SDK's)"
+            )
         if name == "student":
             p.add_argument("--from", dest="source", default="notebooks", help="the solved lessons (default: notebooks)")
             p.add_argument("--out", default="notebooks/student", help="where to write (default: notebooks/student)")

@@ -8,7 +8,7 @@ import shlex
 import sys
 
 from labkit import backends, config
-from labkit.backends import Check
+from labkit.backends import Check, proxies
 from labkit.errors import LabkitError
 
 
@@ -32,7 +32,8 @@ def cmd_env(args: argparse.Namespace) -> int:
     print(f'# labkit backend {backend.name}: eval "$(labkit env)" points boto3 and the AWS CLI v2 here')
     if backend.emulator:
         print("unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN")
-    for key, value in sorted(values.items()):
+    # calls to this machine never through a proxy (labkit.backends.proxies), as connect() sets for a kernel
+    for key, value in sorted({**values, **proxies.no_proxy_env()}.items()):
         print(f"export {key}={shlex.quote(value)}")
     if "AWS_ENDPOINT_URL" in values:
         print('# the AWS CLI v1 ignores these: pass --endpoint-url "$AWS_ENDPOINT_URL" (ec2: $AWS_ENDPOINT_URL_EC2)')
@@ -71,16 +72,23 @@ def doctor_checks() -> list[Check]:
         checks.append((True, f"backend {backend} (LABKIT_BACKEND={os.environ.get('LABKIT_BACKEND', '')!r})"))
     except LabkitError as err:
         checks.append((False, str(err)))
+    for setting in (config.region, config.writable_home, config.ministack_port, config.moto_port):
+        try:
+            setting()
+        except LabkitError as err:
+            checks.append((False, str(err)))
+    checks.append((None, proxies.describe()))
     for each in backends.BACKENDS.values():
-        checks += each.doctor()
+        try:
+            checks += each.doctor()
+        except LabkitError as err:  # a setting it reads is refused: that is the check that failed
+            checks.append((False, f"{each.name}: {err}"))
     return checks
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    """Print every check; exit 1 if any failed (a ✗ line), 0 if all passed or are notes."""
     checks = doctor_checks()
     for ok, line in checks:
         print(f"{'·' if ok is None else '✓' if ok else '✗'} {line}")
-    # Kept exactly as it was, so the exit code does not change in this refactoring: this compares each
-    # (ok, line) pair, never False, so doctor exits 0 even with a ✗ line. Presumably meant:
-    # `any(ok is False for ok, _ in checks)`.
-    return 1 if any(check is False for check in checks) else 0  # type: ignore[comparison-overlap]
+    return 1 if any(ok is False for ok, _ in checks) else 0

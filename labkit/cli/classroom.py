@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit import classroom
+from labkit.cli import values
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -184,10 +185,10 @@ def add_parser(sub: Any) -> None:
     p = cmds.add_parser("up", help="start the room's server on an address you choose; write the roster")
     p.add_argument("--bind", help="the address to listen on (required: e.g. 192.168.1.20, or 0.0.0.0 for all)")
     p.add_argument("--advertise", help="the address learners use (default: --bind; with 0.0.0.0, a guess)")
-    p.add_argument("--learners", type=int, help="how many learners: learner01, learner02, ...")
+    p.add_argument("--learners", type=values.count, help="how many learners: learner01, learner02, ...")
     p.add_argument("--names", help="the learners' names instead, comma-separated: ana,ben,...")
-    p.add_argument("--port", type=int, default=classroom.DEFAULT_PORT, help="MiniStack's port (0: any free)")
-    p.add_argument("--moto-port", type=int, default=classroom.DEFAULT_MOTO_PORT, help="moto's port (0: any free)")
+    p.add_argument("--port", type=values.port, default=classroom.DEFAULT_PORT, help="MiniStack's port (0: any free)")
+    p.add_argument("--moto-port", type=values.port, default=classroom.DEFAULT_MOTO_PORT, help="moto's port (0: any)")
     p.add_argument(
         "--unsandboxed-lambda",
         action="store_true",

@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
-import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.backends import servers
+from labkit.errors import InvalidSetting
 
 MODULE = "labkit.backends.embedded.fillers"  # run with labkit's own Python (``python -m MODULE``)
 STATUS_FILE = "fillers.json"
@@ -81,21 +82,34 @@ def command() -> list[str]:
     return [sys.executable, "-m", MODULE]
 
 
-def start(env: dict[str, str], home: Path) -> int:
-    """Spawn the process (``labkit.backends.servers``) and return its pid once its command line shows it is ours
-    (for a moment after the fork it is empty, and a ``labkit down`` then would not recognise it)."""
-    process = servers.spawn(command(), env, home / "fillers.log", home)
-    deadline = time.monotonic() + 5
-    while not servers.is_alive(process.pid, MODULE) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return process.pid
+def start(env: dict[str, str], home: Path) -> subprocess.Popen[bytes]:
+    """Spawn the process (``labkit.backends.servers``) in ``home``; the caller records it (pid, start time, owner)."""
+    return servers.spawn(command(), env, home / "fillers.log", home)
+
+
+def check_settings(given: Mapping[str, str]) -> None:
+    """Refuse, in one line, a setting of ``ENVIRONMENT`` that is not a positive number (before anything starts)."""
+    for variable, field_name in ENVIRONMENT.items():
+        raw = given.get(variable)
+        if not raw:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        whole = isinstance(getattr(Settings(), field_name), int)
+        if not value > 0 or (whole and value < 1) or value == float("inf"):
+            kind = "a whole number of 1 or more" if whole else "a number of seconds above 0"
+            raise InvalidSetting(f"{variable}={raw!r} is not usable: use {kind}, or unset it for the default")
 
 
 def process_env(
     endpoints: dict[str, str], credentials: dict[str, str], region: str, home: Path, given: Mapping[str, str]
 ) -> dict[str, str]:
     """The process's whole environment: the servers' endpoints, dummy credentials, the region, ``LABKIT_HOME``,
-    labkit's checkout on ``PYTHONPATH``, and whichever ``ENVIRONMENT`` settings ``given`` (the learner's) has."""
+    labkit's checkout on ``PYTHONPATH``, and whichever ``ENVIRONMENT`` settings ``given`` (the learner's) has,
+    each checked first (``check_settings``)."""
+    check_settings(given)
     return {
         **endpoints,
         **credentials,

@@ -3,9 +3,17 @@
 Lifecycle, all under one file lock in ``LABKIT_HOME``:
 
 - ``ensure_running()`` reuses the servers named in the state file when both
-  answer; otherwise it stops whatever is left of them (a stale or crashed run),
-  checks the ports, starts both servers in parallel, waits until they answer, then starts the fillers.
-- ``stop()`` stops all three (``labkit down``); ``reset()`` wipes the servers' state.
+  answer; otherwise it stops whatever is left of them (a stale or crashed run, and any process of this
+  ``LABKIT_HOME`` no state file names), checks the ports, starts both servers in parallel, waits until
+  they answer, then starts the fillers and writes the state file (atomically: a temporary file, synced,
+  then renamed). If anything fails on the way (a server exits, a port, a full disk), everything it
+  started is stopped before the one-line error says what to do.
+- ``stop()`` stops all three (``labkit down``), and whatever else of this ``LABKIT_HOME`` still runs
+  when the state file is gone; ``reset()`` wipes the servers' state.
+
+A recorded process is ours only if its pid, start time and owner folder all still match
+(``labkit.backends.processes``): a state file copied from, or left over by, another ``LABKIT_HOME``
+never makes this one join or stop that home's servers.
 
 Spawning, health checks and stopping are ``labkit.backends.servers``'s (shared with the
 classroom and lesson 11's enforcing server); this module keeps the embedded backend's own part:
@@ -21,8 +29,8 @@ import functools
 import json
 import os
 import subprocess
+import tempfile
 import time
-import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +41,7 @@ from labkit.backends.base import DUMMY_CREDENTIALS
 from labkit.backends.embedded import fillers_config
 from labkit.backends.servers import installed_versions, port_is_free, server_python
 from labkit.backends.services import moto_endpoint_envs
-from labkit.errors import BackendNotRunning, PortInUse
+from labkit.errors import BackendFailedToStart, BackendNotRunning, PortInUse
 
 __all__ = [
     "Server",
@@ -119,37 +127,47 @@ def read_state() -> State | None:
 
 
 def _write_state(state: State) -> None:
+    """Write the state file whole or not at all: a temporary file in the same folder, synced, then renamed
+    over the old one (a reader sees the old file or the new one, never half of one)."""
     path = _state_path()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2))
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(prefix=STATE_FILE + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(asdict(state), indent=2))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 @contextlib.contextmanager
 def locked() -> Iterator[None]:
     """The lock every start and stop of labkit's servers in ``LABKIT_HOME`` holds (the classroom's too)."""
-    with servers.locked(config.home() / LOCK_FILE):
+    with servers.locked(config.writable_home() / LOCK_FILE):
         yield
 
 
 # --- processes and health -------------------------------------------------------------
 
 
-def _marker(server: Server) -> str:
-    return LAUNCHERS[server.name].name if server.name in LAUNCHERS else fillers_config.MODULE
-
-
 def is_alive(server: Server) -> bool:
-    """True if the recorded pid is still one of our server processes (not a reused pid)."""
-    return servers.is_alive(server.pid, _marker(server))
+    """True if the recorded process still runs and is this home's: same pid, start time and owner folder."""
+    return servers.is_running(server, config.home())
 
 
 def answers(server: Server, timeout: float = 1.0) -> bool:
     return servers.answers(server.url + server.health_path, timeout)
 
 
+HEALTHY_TIMEOUT = 5.0  # a busy server (two cores, a class's workload) may take a while; a dead one refuses at once
+
+
 def healthy(state: State) -> bool:
-    return all(is_alive(s) and answers(s) for s in state.servers)
+    """Both servers are ours and answer. Generous with time: a server judged dead here would be replaced."""
+    return all(is_alive(s) and answers(s, HEALTHY_TIMEOUT) for s in state.servers)
 
 
 def memory_mb(server: Server) -> float | None:
@@ -193,10 +211,35 @@ def _spawn(python: Path, name: str, port: int, log: Path, dns_port: int = 0) -> 
 
 
 def _terminate(recorded: Iterable[Server]) -> list[str]:
-    return servers.terminate(recorded, is_alive)
+    """Stop the recorded processes that are still ours, then any other process of this ``LABKIT_HOME``."""
+    stopped = servers.terminate(recorded, is_alive, sweep=True)
+    return stopped + [name for name in servers.stop_owned(config.home()) if name not in stopped]
+
+
+def _record(name: str, process: subprocess.Popen[bytes], port: int, version: str) -> Server:
+    return Server(**asdict(servers.record(name, process, port, version, config.home())))
 
 
 def _start() -> State:
+    """Start both servers and the fillers, then write the state file; on any failure, stop what started."""
+    started: list[Server] = []
+    try:
+        return _start_all(started)
+    except BaseException as err:
+        _terminate(started)
+        _state_path().unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise BackendFailedToStart(
+                f"could not start the embedded backend: {err.strerror or err} ({err.filename or config.home()}); "
+                "nothing was left running: free some disk space or set LABKIT_HOME to a folder you can write, "
+                "then run `labkit up`"
+            ) from None
+        raise
+
+
+def _start_all(started: list[Server]) -> State:
+    config.region()  # every setting is checked before anything starts (each raises InvalidSetting)
+    fillers_config.check_settings(os.environ)
     python = server_python()
     versions = installed_versions(python)
     home = config.home()
@@ -206,8 +249,11 @@ def _start() -> State:
     }
     dns_port = _choose_dns_port(config.dns_port())
     logs = {name: home / f"{name}.log" for name in ports}
-    procs = {name: _spawn(python, name, port, logs[name], dns_port) for name, port in ports.items()}
-    made = {name: Server(name, proc.pid, ports[name], versions.get(name, "?")) for name, proc in procs.items()}
+    procs, made = {}, {}
+    for name, port in ports.items():
+        procs[name] = _spawn(python, name, port, logs[name], dns_port)
+        made[name] = _record(name, procs[name], port, versions.get(name, "?"))
+        started.append(made[name])
 
     def exited(s: servers.Starting) -> str:
         return (
@@ -224,6 +270,7 @@ def _start() -> State:
     )
     state = State(made["ministack"], made["moto"], time.time(), dns_port=dns_port)
     state.fillers = _start_fillers(state)
+    started.append(state.fillers)
     _write_state(state)
     return state
 
@@ -231,7 +278,7 @@ def _start() -> State:
 def _start_fillers(state: State) -> Server:
     """Start labkit's fillers (``labkit.backends.embedded.fillers``): labkit's Python, the servers' endpoints."""
     env = fillers_config.process_env(endpoints(state), DUMMY_CREDENTIALS, config.region(), config.home(), os.environ)
-    return Server("fillers", fillers_config.start(env, config.home()), 0, "labkit")
+    return _record("fillers", fillers_config.start(env, config.home()), 0, "labkit")
 
 
 # --- public lifecycle -------------------------------------------------------------
@@ -244,11 +291,18 @@ def ensure_running() -> tuple[State, bool]:
         if state is not None and healthy(state):
             if state.fillers is None or not is_alive(state.fillers):  # the servers are fine: restart only it
                 state.fillers = _start_fillers(state)
-                _write_state(state)
+                try:
+                    _write_state(state)
+                except OSError as err:
+                    _terminate(state.processes)
+                    _state_path().unlink(missing_ok=True)
+                    raise BackendFailedToStart(
+                        f"could not write {_state_path()}: {err.strerror or err}; the backend was stopped: free some "
+                        "disk space or set LABKIT_HOME to a folder you can write, then run `labkit up`"
+                    ) from None
             return state, False
-        if state is not None:
-            _terminate(state.processes)
-            _state_path().unlink(missing_ok=True)
+        _terminate(state.processes if state is not None else [])
+        _state_path().unlink(missing_ok=True)
         return _start(), True
 
 
@@ -268,9 +322,7 @@ def stop() -> list[str]:
     """Stop both servers (``labkit down``). Returns the names of those that were running."""
     with locked():
         state = read_state()
-        if state is None:
-            return []
-        stopped = _terminate(state.processes)
+        stopped = _terminate(state.processes if state is not None else [])
         _state_path().unlink(missing_ok=True)
         return stopped
 
@@ -280,9 +332,11 @@ def reset() -> float:
     state = require_running()
     t0 = time.perf_counter()
     for server in state.servers:
-        request = urllib.request.Request(server.url + server.reset_path, method="POST", data=b"")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
+        status, body = servers.request(server.url + server.reset_path, method="POST", timeout=30)
+        if status != 200:
+            raise BackendNotRunning(
+                f"{server.name} refused the reset ({status}: {body[:120]!r}): run `labkit down` then `labkit up`"
+            )
     return time.perf_counter() - t0
 
 

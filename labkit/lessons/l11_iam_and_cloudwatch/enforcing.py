@@ -106,7 +106,7 @@ class EnforcingServer:
         proc = self.process
         if proc is not None:
             record = servers.Server("enforcing MiniStack", proc.pid, self.port, "")
-            servers.terminate([record], lambda _: proc.poll() is None, timeout, sweep=True)
+            servers.terminate([record], lambda _: proc.poll() is None, timeout, sweep=True, sweep_exited=True)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
