@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 
-from labkit import backends, config
+from labkit import backends, config, session
 from labkit.backends import Check
 from labkit.errors import LabkitError
 
@@ -19,11 +19,27 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    """Stop everything labkit started, whichever backend is chosen."""
+    """Stop everything labkit started, whichever backend is chosen; first say which notebooks lose it."""
+    for line in connected_warning():
+        print(line)
     for backend in backends.BACKENDS.values():
         for line in backend.down():
             print(line)
     return 0
+
+
+def connected_warning() -> list[str]:
+    """What `labkit down` tells about notebook kernels still connected to the backend it stops."""
+    kernels = session.connected_kernels("embedded")
+    run = backends.BACKENDS["embedded"].run()
+    if not kernels or run is None or not run.servers:  # nothing of ours runs: nothing for them to lose
+        return []
+    count = f"{len(kernels)} notebook kernel{'s are' if len(kernels) != 1 else ' is'}"
+    return [
+        f"warning: {count} still connected to the embedded backend: {', '.join(map(str, kernels))}",
+        "  what their lessons made goes with it, and their running workers stop at their next call; "
+        "after `labkit up`, run those lessons from the top",
+    ]
 
 
 def cmd_env(args: argparse.Namespace) -> int:
