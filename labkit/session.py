@@ -39,6 +39,7 @@ __all__ = [
     "connected_kernels",
     "describe",
     "explain",
+    "forget",
     "install_ipython_hook",
     "is_backend_gone",
     "record",
@@ -102,6 +103,12 @@ def record(backend: str, lesson: str | None = None) -> str | None:
             + FROM_THE_TOP
         )
     return None
+
+
+def forget() -> None:
+    """Forget the runs this kernel connected to (a test that starts a backend of its own)."""
+    global _connected
+    _connected = None
 
 
 def backend_changed(*, since_first: bool = False) -> str | None:

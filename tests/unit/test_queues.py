@@ -127,7 +127,7 @@ def test_run_consumers_raises_a_consumers_error_and_stops_at_its_deadline(sqs):
     def broken(sqs, queue_url, log):
         raise KeyError("MessageGroupId")
 
-    with pytest.raises(WorkerFailed, match="consumer [12] raised KeyError: 'MessageGroupId'") as err:
+    with pytest.raises(WorkerFailed, match=r"consumer [12] raised KeyError: 'MessageGroupId'") as err:
         run_consumers(broken, sqs, url, consumers=2, expected=1)
     assert isinstance(err.value.__cause__, KeyError)
     t = time.monotonic()

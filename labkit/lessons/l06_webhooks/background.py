@@ -6,12 +6,12 @@ in a daemon thread of the kernel; ``stop()`` sets the event and waits for the lo
 long poll at most). Nothing here talks to AWS.
 
 A loop that raises (a ``delete_message`` that failed, a queue that went away) never ends silently:
-every failure goes into ``errors`` (``error`` is the last), with the one line of
-``labkit.session`` when the backend was restarted under it, and the loop is started again after
-``restart_after_s``, as a process supervisor restarts a crashed worker: the message it was on was
-not deleted, so it comes back after its visibility timeout. It stops for good, and ``stopped``
-says why, when the backend was stopped or restarted (nothing it could receive is there any more) or
-after ``max_restarts`` failures in a row.
+every failure goes into ``errors`` (``error`` is the last), with the one line of ``labkit.session``
+when the backend was restarted under it, and the loop is started again after ``restart_after_s``
+(doubled after each failure in a row), as a process supervisor restarts a crashed worker: the
+message it was on was not deleted, so it comes back after its visibility timeout. It stops for
+good, and ``stopped`` says why, when the backend was stopped or restarted (nothing it could
+receive is there any more) or after ``max_restarts`` failures in a row.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class Background:
                 self.stopped = f"stopped after {in_a_row} failures in a row; the last: {self.error}"
                 return
             self.restarts += 1
-            stop.wait(self.restart_after_s)
+            stop.wait(self.restart_after_s * 2 ** (in_a_row - 1))  # 1, 2, 4 s: time for a backend to come back
 
     def stop(self, timeout: float = 25.0) -> bool:
         """Ask the loop to stop and wait up to ``timeout`` s (longer than a 20 s long poll); True if it did."""

@@ -10,11 +10,11 @@ the batch in hand and returns. The AWS calls (receive, delete) are the consumer'
 fleet's.
 
 No consumer dies silently: every failure goes into ``errors`` (with its instance id), a consumer
-that raised is started again after ``restart_after_s`` (its messages come back after their
-visibility timeout), and after ``max_restarts`` failures in a row it stays down, no longer counted
-as working, with the reason in ``down``. When the backend itself was stopped or restarted
-(``labkit.session``) the whole fleet stops and ``stopped`` says so in one line. ``summary()``
-is the one line the lesson prints.
+that raised is started again after ``restart_after_s``, doubled after each failure in a row (its
+messages come back after their visibility timeout), and after ``max_restarts`` failures in a row it
+stays down, no longer counted as working, with the reason in ``down``. When the backend itself was
+stopped or restarted (``labkit.session``) the whole fleet stops and ``stopped`` says so in one line.
+``summary()`` is the one line the lesson prints.
 """
 
 from __future__ import annotations
@@ -170,4 +170,4 @@ class Fleet:
                     self.down[instance] = f"{in_a_row} failures in a row"
                 return
             self.restarts += 1
-            left.wait(self.restart_after_s)
+            left.wait(self.restart_after_s * 2 ** (in_a_row - 1))  # 1, 2, 4 s: time for a backend to come back
