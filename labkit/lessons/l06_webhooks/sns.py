@@ -46,7 +46,7 @@ _HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 def string_to_sign(message: Mapping[str, object]) -> bytes | None:
     """The bytes SNS signed for this message (None for a Type SNS does not send)."""
     fields = SIGNED_FIELDS.get(str(message.get("Type")))
-    if fields is None:
+    if fields is None or any(name not in message for name in fields if name != "Subject"):
         return None
     parts = [f"{name}\n{message[name]}\n" for name in fields if not (name == "Subject" and name not in message)]
     return "".join(parts).encode()
@@ -70,15 +70,14 @@ def verify_sns(
     fetch_certificate: Callable[[str], bytes] = _fetch_certificate,
 ) -> tuple[bool, str]:
     """(True, "") for a message SNS signed, or an unsigned one from a topic in ``unsigned_from``; else (False, why)."""
-    signed = string_to_sign(message)
-    if signed is None:
+    fields = SIGNED_FIELDS.get(str(message.get("Type")))
+    if fields is None:
         return False, f"not an SNS message type: {message.get('Type')!r}"
-    try:
-        missing = [name for name in SIGNED_FIELDS[str(message["Type"])] if name != "Subject" and name not in message]
-    except KeyError:
-        missing = ["Type"]
+    missing = [name for name in fields if name != "Subject" and name not in message]
     if missing:
         return False, f"missing {', '.join(missing)}"
+    signed = string_to_sign(message)
+    assert signed is not None  # its Type has signed fields, all present
     version = str(message.get("SignatureVersion", ""))
     signature = str(message.get("Signature", ""))
     cert_url = str(message.get("SigningCertURL", ""))
