@@ -183,13 +183,34 @@ def _depth(sqs, url: str) -> tuple[int, int]:
 # ------------------------------------------------------------------ the backend stopped, restarted, wiped
 
 
+@pytest.fixture(scope="module")
+def _shared_servers(tmp_path_factory):
+    """One embedded backend for the tests that only wipe it (each starts from a fresh connect)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("AWS_") or name in ("LABKIT_BACKEND", "LABKIT_MANAGED_ENV"):
+                mp.delenv(name)
+        mp.setenv("LABKIT_HOME", str(tmp_path_factory.mktemp("home")))
+        mp.setenv("LABKIT_PORT", "0")
+        mp.setenv("LABKIT_MOTO_PORT", "0")
+        embedded.ensure_running()
+        yield mp
+        embedded.stop()
+
+
+@pytest.fixture
+def wiping_lab(_shared_servers):
+    session.forget()
+    return labkit.connect(show=False)
+
+
 def _missing_queue(sqs) -> BaseException:
     with pytest.raises(botocore.exceptions.ClientError) as err:
         sqs.get_queue_url(QueueName="labkit-faults-orders")
     return err.value
 
 
-def test_a_wiped_backend_is_said_in_one_line(embedded_lab):
+def test_a_wiped_backend_is_said_in_one_line(wiping_lab):
     sqs = boto3.client("sqs")
     sqs.create_queue(QueueName="labkit-faults-orders")
     assert session.backend_changed() is None
@@ -220,12 +241,12 @@ def test_a_stopped_then_restarted_backend_is_said_in_one_line_and_after_reconnec
     assert isinstance(again, BackendRestarted) and "run the lesson from the top" in str(again)
 
 
-def test_an_error_the_backend_does_not_explain_is_left_alone(embedded_lab):
+def test_an_error_the_backend_does_not_explain_is_left_alone(wiping_lab):
     err = _missing_queue(boto3.client("sqs"))  # never made: not a restart's doing
     assert session.explain(err) is err and session.backend_changed() is None
 
 
-def test_in_ipython_a_cell_that_meets_a_wiped_backend_shows_the_one_line_not_a_traceback(embedded_lab, capsys):
+def test_in_ipython_a_cell_that_meets_a_wiped_backend_shows_the_one_line_not_a_traceback(wiping_lab, capsys):
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
@@ -284,6 +305,10 @@ def test_labkit_down_names_the_kernels_still_connected_and_forgets_those_that_ex
         warning = cli_backend.connected_warning()
         assert f"1 notebook kernel is still connected to the embedded backend: pid {child.pid}" in warning[0]
         assert "(lesson 04-sqs-standard-vs-fifo)" in warning[0] and "run those lessons from the top" in warning[1]
+        cli_backend.cmd_reset(SimpleNamespace(backend="embedded"))
+        wiped = capsys.readouterr().out.splitlines()
+        assert wiped[0].startswith("warning: 1 notebook kernel") and "is gone: run those lessons" in wiped[1]
+        assert wiped[2].startswith("wiped every resource")
         cli_backend.cmd_down(SimpleNamespace())
         out = capsys.readouterr().out
         assert out.index("warning: 1 notebook kernel") < out.index("stopped")
