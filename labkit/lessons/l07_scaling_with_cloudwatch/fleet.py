@@ -90,7 +90,7 @@ class Fleet:
         """One line: how the consumers fared (failures, restarts, any down) or why the fleet stopped."""
         with self._lock:
             errors, down = list(self.errors), dict(self.down)
-        state = self.stopped or f"{len(self.workers)} consumers"
+        state = self.stopped or ("stopped" if self._stop.is_set() else f"{len(self.workers)} consumers running")
         if not errors:
             return f"fleet: {state}, no failures"
         parts = [f"{len(errors)} failure{'s' if len(errors) != 1 else ''}", f"restarted {self.restarts}×"]
