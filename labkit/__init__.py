@@ -8,12 +8,14 @@ from labkit.errors import (
     BackendFailedToStart,
     BackendNotInstalled,
     BackendNotRunning,
+    BackendRestarted,
     LabkitError,
     LocalStackAuthRequired,
     NoCredentials,
     PortInUse,
     RealAWSNotAllowed,
     UnknownBackend,
+    WorkerFailed,
 )
 from labkit.lab import Lab, connect
 
@@ -23,6 +25,7 @@ __all__ = [
     "BackendFailedToStart",
     "BackendNotInstalled",
     "BackendNotRunning",
+    "BackendRestarted",
     "Lab",
     "LabkitError",
     "LocalStackAuthRequired",
@@ -30,6 +33,7 @@ __all__ = [
     "PortInUse",
     "RealAWSNotAllowed",
     "UnknownBackend",
+    "WorkerFailed",
     "__version__",
     "connect",
 ]

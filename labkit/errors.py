@@ -6,12 +6,14 @@
     ├── BackendNotInstalled     the embedded servers' environment is missing
     ├── BackendNotRunning       nothing answers where the backend should be
     │   └── LocalStackAuthRequired   the container exited asking for an auth token
+    ├── BackendRestarted        the backend was restarted, stopped or wiped since this notebook connected
     ├── BackendFailedToStart    a server process exited or never answered
     ├── PortInUse               another program holds a port labkit needs
     ├── RealAWSNotAllowed       the real-AWS guard refused
     ├── NoCredentials           real AWS allowed, but no credentials were found
     ├── ClassroomError          a classroom command cannot go on (what to pass or run)
-    └── FunctionNotRunnable     a Lambda function ended in state Failed, or never became Active
+    ├── FunctionNotRunnable     a Lambda function ended in state Failed, or never became Active
+    └── WorkerFailed            a lesson's background worker stopped: which, why, and what it had done
 
 In a notebook, `labkit.connect()` shows the message without a traceback; on the
 command line `labkit` prints it and exits 1.
@@ -48,6 +50,10 @@ class LocalStackAuthRequired(BackendNotRunning):
     pass
 
 
+class BackendRestarted(LabkitError):
+    """What this notebook made is gone with the backend it connected to: run the lesson from the top."""
+
+
 class BackendFailedToStart(LabkitError):
     pass
 
@@ -70,3 +76,7 @@ class ClassroomError(LabkitError):
 
 class FunctionNotRunnable(LabkitError):
     """A Lambda function ended in state Failed, or never became Active."""
+
+
+class WorkerFailed(LabkitError):
+    """A lesson's background worker stopped; the message says which, why, and what it had done by then."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import boto3
 import botocore.exceptions
 
-from labkit import backends, config
+from labkit import backends, config, session
 from labkit.backends import aws, proxies
 from labkit.backends.base import DUMMY_CREDENTIALS, Route
 from labkit.backends.services import moto_endpoint_envs
@@ -175,6 +175,10 @@ def connect(
     extra = _NO_FILES if chosen.emulator else {}
     _apply_env({**joined.env, **extra, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}, emulator=chosen.emulator)
     who = chosen.identify(region)  # after the settings: it asks the backend just set
+    # Which run of the backend this is, and this kernel's pid: so a later restart is named as such
+    # (labkit.session), in the lesson's workers and in a cell's failed boto3 call, and `labkit down` warns.
+    restarted = session.record(chosen.name, lesson)
+    session.install_ipython_hook()
     lab = Lab(
         chosen.name,
         region,
@@ -182,7 +186,7 @@ def connect(
         lesson=lesson,
         account=who.account if who else None,
         principal=who.principal if who else None,
-        notes=joined.notes,
+        notes=[*joined.notes, *([restarted] if restarted else [])],
     )
     _show(lab, show)
     return lab

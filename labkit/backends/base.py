@@ -43,6 +43,15 @@ class Identity:
     principal: str
 
 
+@dataclass(frozen=True)
+class Run:
+    """Which run of a backend answers: ``servers`` changes when it is restarted ("" when it is stopped),
+    ``wipes`` counts the ``labkit reset`` calls since it started. Compared by ``labkit.session``."""
+
+    servers: str
+    wipes: int = 0
+
+
 @dataclass
 class StatusReport:
     lines: list[str]
@@ -94,6 +103,10 @@ class Backend(ABC):
 
     def not_running(self) -> str | None:
         """Why there is nothing to look at without starting the backend (``labkit progress``), else None."""
+        return None
+
+    def run(self) -> Run | None:
+        """Which run of the backend answers now, without starting it; None where labkit cannot tell."""
         return None
 
 

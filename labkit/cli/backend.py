@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 
-from labkit import backends, config
+from labkit import backends, config, session
 from labkit.backends import Check, proxies
 from labkit.errors import LabkitError
 
@@ -19,11 +19,29 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    """Stop everything labkit started, whichever backend is chosen."""
+    """Stop everything labkit started, whichever backend is chosen; first say which notebooks lose it."""
+    for line in connected_warning():
+        print(line)
     for backend in backends.BACKENDS.values():
         for line in backend.down():
             print(line)
     return 0
+
+
+def connected_warning(wiped: bool = False) -> list[str]:
+    """What `labkit down` (or, ``wiped``, `labkit reset`) tells about the notebook kernels still connected."""
+    kernels = session.connected_kernels("embedded")
+    run = backends.BACKENDS["embedded"].run()
+    if not kernels or run is None or not run.servers:  # nothing of ours runs: nothing for them to lose
+        return []
+    count = f"{len(kernels)} notebook kernel{'s are' if len(kernels) != 1 else ' is'}"
+    lost = (
+        "what their lessons made is gone: run those lessons from the top"
+        if wiped
+        else "what their lessons made goes with it, and their running workers stop at their next call; "
+        "after `labkit up`, run those lessons from the top"
+    )
+    return [f"warning: {count} still connected to the embedded backend: {', '.join(map(str, kernels))}", f"  {lost}"]
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -51,7 +69,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     backend = backends.get(args.backend)
+    warning = connected_warning(wiped=True) if backend.name == "embedded" else []
     took = backend.reset()
+    for line in warning if took is not None else []:
+        print(line)
     if took is None:
         print(f"reset wipes emulator state; for {backend.name}, delete resources with each lesson's clean-up cell")
         return 1

@@ -194,3 +194,23 @@ def test_transact_write_with_a_failed_condition_writes_nothing(lab, unique, dyna
     finally:
         for name in names:
             dynamodb.delete_table(TableName=name)
+
+
+def test_an_emulator_does_not_sign_as_sns_does_so_the_receiver_needs_its_allow_list(lab, topic, endpoint):
+    """Lesson 06's emulator-vs-AWS row: on AWS a message's Signature verifies with SNS's certificate; the emulators
+    send none SNS made (MiniStack: the word FAKE), so ``verify_sns`` takes them only from the allow-listed topic."""
+    from labkit.lessons.l06_webhooks import verify_sns
+
+    url, inbox = endpoint
+    boto3.client("sns").subscribe(TopicArn=topic, Protocol="http", Endpoint=url)
+    found = inbox.wait_for(lambda kind, body: kind == "SubscriptionConfirmation")
+    assert found, "no SubscriptionConfirmation POST arrived"
+    message = found[0][1]
+    assert message.get("Signature"), "every SNS message carries a Signature"
+    if lab.is_emulator:
+        ok, why = verify_sns(message)
+        assert not ok and ("unsigned" in why or "SigningCertURL" in why)
+        assert verify_sns(message, unsigned_from={topic}) == (True, "")
+        assert not verify_sns(message, unsigned_from={topic + "-other"})[0]
+    else:
+        assert verify_sns(message) == (True, "")

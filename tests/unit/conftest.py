@@ -7,6 +7,7 @@ import pytest
 from moto import mock_aws
 
 import labkit
+from labkit import session
 from labkit.backends import embedded
 
 
@@ -35,6 +36,7 @@ def embedded_lab(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_MOTO_PORT", "0")
     monkeypatch.setenv("LABKIT_DNS_PORT", "0")
     before = set(os.environ)
+    session.forget()  # servers of its own: not a restart of whatever an earlier test connected to
     yield labkit.connect(show=False)
     for name in set(os.environ) - before:
         del os.environ[name]

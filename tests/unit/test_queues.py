@@ -10,6 +10,7 @@ import pytest
 from labkit.aws.cloudwatch import wait_for_alarm
 from labkit.aws.sqs import depth, peek_all, queue_name
 from labkit.aws.tally import Tally
+from labkit.errors import WorkerFailed
 from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import Event, out_of_order, run_consumers, seq_of
 from labkit.lessons.l04_sqs_standard_vs_fifo.throughput import ACTIONS, Throughput, throughput_chart, throughput_table
 from labkit.lessons.l05_dead_letter_queues.retries import Attempt, retry_chart
@@ -126,8 +127,9 @@ def test_run_consumers_raises_a_consumers_error_and_stops_at_its_deadline(sqs):
     def broken(sqs, queue_url, log):
         raise KeyError("MessageGroupId")
 
-    with pytest.raises(KeyError, match="MessageGroupId"):
+    with pytest.raises(WorkerFailed, match=r"consumer [12] raised KeyError: 'MessageGroupId'") as err:
         run_consumers(broken, sqs, url, consumers=2, expected=1)
+    assert isinstance(err.value.__cause__, KeyError)
     t = time.monotonic()
     assert run_consumers(_notebook_consumer, sqs, url, consumers=2, expected=1, timeout=0.5) == []
     assert time.monotonic() - t < 3  # log.running turned False at the deadline, though nothing came

@@ -76,9 +76,13 @@ def test_a_consumer_that_raises_is_reported(group):
     def broken(queue_url, handle, keep_going):
         raise RuntimeError("no queue here")
 
-    fleet = Fleet(group, queue_url, broken, print, boot_s=0).start()
+    fleet = Fleet(group, queue_url, broken, print, boot_s=0, restart_after_s=0.05, max_restarts=2).start()
     try:
-        assert _wait_for(lambda: fleet.errors == ["RuntimeError: no queue here"])
+        assert _wait_for(lambda: fleet.down)  # restarted twice, then left down
+        [instance] = fleet.down
+        assert fleet.errors == [f"{instance}: RuntimeError: no queue here"] * 3 and fleet.restarts == 2
+        assert fleet.counts() == (0, 0)  # a consumer that is down is not counted as working
+        assert "3 failures" in fleet.summary() and f"down: {instance}" in fleet.summary()
     finally:
         fleet.stop()
 

@@ -243,16 +243,18 @@ def test_background_runs_the_loop_until_stopped():
     worker.stop()
 
 
-def test_background_says_why_the_loop_ended():
+def test_background_restarts_a_failing_loop_then_says_why_it_stopped():
     def work(stop):
         raise RuntimeError("queue deleted")
 
-    worker = Background(work).start()
+    worker = Background(work, restart_after_s=0.01, max_restarts=2).start()
     deadline = time.monotonic() + 2
     while worker.running and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not worker.running and worker.error == "RuntimeError: queue deleted"
-    assert "queue deleted" in repr(worker)
+    assert worker.errors == ["RuntimeError: queue deleted"] * 3 and worker.restarts == 2
+    assert worker.stopped == "stopped after 3 failures in a row; the last: RuntimeError: queue deleted"
+    assert "queue deleted" in repr(worker) and "3 failures" in worker.summary()
 
 
 # ------------------------------------------------------------------ the tally and the timeline

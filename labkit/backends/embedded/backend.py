@@ -10,7 +10,7 @@ import time
 
 from labkit import config
 from labkit.backends import classroom_join
-from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport, service_names
+from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, Run, StatusReport, service_names
 from labkit.backends.embedded import fillers_config, rules
 from labkit.backends.embedded.lifecycle import (
     State,
@@ -37,6 +37,9 @@ DNS_RESOLVER = "LABKIT_DNS_RESOLVER"
 def dns_env(state: State) -> dict[str, str]:
     """``LABKIT_DNS_RESOLVER=127.0.0.1:<port>``: where Route 53's zones are answered over DNS."""
     return {DNS_RESOLVER: state.dns_resolver} if state.dns_resolver else {}
+
+
+WIPES_FILE = "embedded.wipes"  # one line per `labkit reset` of the running servers (``Embedded.run``)
 
 
 class Embedded(Emulator):
@@ -129,7 +132,23 @@ class Embedded(Emulator):
         return StatusReport(lines, ok)
 
     def reset(self) -> float | None:
-        return reset()
+        took = reset()
+        with (config.home() / WIPES_FILE).open("a") as wipes:  # so a connected notebook can tell it was wiped
+            wipes.write(f"{time.time():.3f}\n")
+        return took
+
+    def run(self) -> Run | None:
+        if classroom_join.in_classroom():  # the room's servers are the instructor's: not ours to tell
+            return None
+        state = read_state()
+        if state is None or not all(is_alive(s) for s in state.servers):
+            return Run("")
+        try:
+            lines = (config.home() / WIPES_FILE).read_text().splitlines()
+        except OSError:
+            lines = []
+        wipes = sum(1 for line in lines if _after(line, state.started_at))
+        return Run(f"{state.ministack.pid}:{state.moto.pid}:{state.started_at}", wipes)
 
     def down(self) -> list[str]:
         stopped = stop()
@@ -176,3 +195,10 @@ class Embedded(Emulator):
         if state is None or not healthy(state):  # do not start an empty backend just to look at it
             return "the embedded backend is not running: nothing to check (`labkit up` or a lesson starts it)"
         return None
+
+
+def _after(line: str, started_at: float) -> bool:
+    try:
+        return float(line) >= started_at
+    except ValueError:
+        return False

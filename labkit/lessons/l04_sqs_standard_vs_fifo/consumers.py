@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from labkit import session
 from labkit.aws.tally import Tally
+from labkit.errors import WorkerFailed
 
 _SEQ = re.compile(r"(\d+)$")
 
@@ -48,12 +50,13 @@ class _Run:
         self.t0 = time.monotonic()
         self.deadline = self.t0 + timeout
         self.events: list[Event] = []
+        self.failures: list[tuple[int, BaseException]] = []  # (consumer, what it raised)
         self.lock = threading.Lock()
 
     @property
     def running(self) -> bool:
         with self.lock:
-            return len(self.events) < self.expected and time.monotonic() < self.deadline
+            return not self.failures and len(self.events) < self.expected and time.monotonic() < self.deadline
 
 
 class ConsumerLog:
@@ -109,27 +112,40 @@ def run_consumers(
 
     Each thread gets its own :class:`ConsumerLog`; ``log.running`` turns False once ``expected``
     messages were recorded (or after ``timeout`` seconds), so a consumer that loops ``while log.running``
-    returns then. An error in a consumer is raised here, in the caller's thread. Returns the events in
-    the order they finished.
+    returns then. A consumer that raises (a ``delete_message`` refused, the queue gone) stops the run at
+    once: ``log.running`` turns False for the others, and ``WorkerFailed`` says here, in the caller's
+    thread and in one line, which consumer failed, why, and how many messages were recorded by then (the
+    others are still in the queue: what was received and not deleted comes back after its visibility
+    timeout). When the backend was restarted under the run, it is ``BackendRestarted`` with that line.
+    Returns the events in the order they finished.
     """
     run = _Run(expected, timeout, tally)
-    errors: list[BaseException] = []
 
     def work(number: int) -> None:
         try:
             consumer(sqs, queue_url, ConsumerLog(run, number))
         except BaseException as err:  # surfaced below, in the caller's thread
-            errors.append(err)
+            with run.lock:
+                run.failures.append((number, err))
 
     threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(1, consumers + 1)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(max(run.deadline - time.monotonic(), 0) + 25)  # + a long poll of up to 20 s in progress
-    if errors:
-        raise errors[0]
     with run.lock:
-        return sorted(run.events, key=lambda e: e.end)
+        failures, events = list(run.failures), sorted(run.events, key=lambda e: e.end)
+    if failures:
+        number, err = failures[0]
+        explained = session.explain(err)
+        if explained is not err:
+            raise explained
+        others = f" ({len(failures) - 1} more consumers failed too)" if len(failures) > 1 else ""
+        raise WorkerFailed(
+            f"consumer {number} raised {session.describe(err)}{others}; {len(events)} of {expected} messages "
+            "were recorded, the rest are still in the queue"
+        ) from err
+    return events
 
 
 def out_of_order(events: Iterable[Event]) -> list[Event]:

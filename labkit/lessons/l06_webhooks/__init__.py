@@ -9,7 +9,9 @@ shows what happened:
   and full jitter, and hands what it gives up on to the notebook's ``dead_letter`` function;
   ``log`` is the delivery timeline. ``signed_headers`` signs one delivery by hand.
 - ``WebhookServer``: a real HTTP server on 127.0.0.1 that hosts the notebook's functions (size and
-  time limits, threads, answers); ``Background``: runs the notebook's worker loop in a thread.
+  time limits, threads, answers); ``Background``: runs the notebook's worker loop in a thread, and
+  restarts it when it fails; ``verify_sns``: is an SNS message from SNS (its signature, or on an
+  emulator an allow-list of the receiver's topics).
 - ``DeliveryTally``: where every delivery ended up; ``delivery_chart``/``delivery_summary``: the
   timeline; ``checks``: the exercise's check; ``questions``: the end-of-lesson questions.
 """
@@ -32,6 +34,7 @@ from labkit.lessons.l06_webhooks.sender import (
     signed_headers,
 )
 from labkit.lessons.l06_webhooks.server import WebhookServer
+from labkit.lessons.l06_webhooks.sns import verify_sns
 
 __all__ = [
     "EVENT_TYPES",
@@ -51,4 +54,5 @@ __all__ = [
     "questions",
     "retryable",
     "signed_headers",
+    "verify_sns",
 ]

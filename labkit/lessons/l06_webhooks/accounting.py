@@ -11,7 +11,9 @@ Two sums, both by webhook id:
 An event is *lost* when it is in none of those places: published but never queued nor given up,
 or queued (answered 202) but neither processed nor still in a queue. It is *twice* when it was
 queued by two requests, or sits in two places at once. The notebook collects the ids from its own
-record, the receiver's log and the queues; this module only adds them up.
+record, the receiver's log and the queues; this module only adds them up. Given the worker
+(``worker=``), the tally also says how it fared: every failure of its loop, and why it stopped if it
+did, so a worker that died is never the silent reason for a lost event.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from labkit.lessons.l06_webhooks.background import Background
+
 
 @dataclass
 class DeliveryTally:
@@ -27,6 +31,7 @@ class DeliveryTally:
     answers: list[tuple[int, str]]  # (status, webhook id) of every request the receiver answered
     processed: set[str]  # webhook ids the worker processed
     left: dict[str, set[str]] = field(default_factory=dict)  # place -> webhook ids found there
+    worker: Background | None = None  # the worker that processed them: its failures, and why it stopped
 
     @classmethod
     def of(
@@ -35,8 +40,10 @@ class DeliveryTally:
         answers: Iterable[tuple[int, str]],
         processed: Iterable[str],
         left: dict[str, Iterable[str]] | None = None,
+        worker: Background | None = None,
     ) -> DeliveryTally:
-        return cls(dict(published), list(answers), set(processed), {k: set(v) for k, v in (left or {}).items()})
+        places = {k: set(v) for k, v in (left or {}).items()}
+        return cls(dict(published), list(answers), set(processed), places, worker)
 
     # -------------------------------------------------------------- the requests
 
@@ -82,7 +89,8 @@ class DeliveryTally:
 
     @property
     def ok(self) -> bool:
-        return not self.lost and not self.twice
+        """Nothing lost, nothing twice, and the worker (if given) did not stop by itself."""
+        return not self.lost and not self.twice and not (self.worker is not None and self.worker.stopped)
 
     def __str__(self) -> str:
         queued = set(self.queued)
@@ -105,6 +113,8 @@ class DeliveryTally:
         ]
         if self.twice:
             lines.append(f"twice: {', '.join(self.twice[:5])}")
+        if self.worker is not None:
+            lines.append(self.worker.summary())
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -11,6 +11,11 @@ queued this id already, where does it go) are written in the notebook, as plain 
 background thread of the kernel, and does only what every HTTP server must do before a function
 may look at a request. For every request, in this order:
 
+0. at most ``max_connections`` requests are served at once: one more is answered 503 (which a sender
+   retries) at once, without a thread; the request line and headers must arrive within
+   ``header_timeout`` seconds in all, or the answer is 408 and the connection is closed (a client that
+   sends one header byte a second must not hold a thread for ever: the per-read socket timeout
+   alone would let it);
 1. anything but POST gets 405, an unknown path 404;
 2. a body whose size is not given up front (no ``Content-Length``, or chunked) gets 411, one over
    ``max_body`` bytes 413, both before a byte of it is read;
@@ -30,11 +35,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 Receive = Callable[[dict[str, str], str], object]
 HOST = "127.0.0.1"  # never "" or 0.0.0.0: the lesson's receiver is not for the network
@@ -76,11 +83,15 @@ class WebhookServer:
         *,
         max_body: int = 64 * 1024,
         read_timeout: float = 2.0,
+        header_timeout: float = 2.0,
+        max_connections: int = 32,
         port: int = 0,
     ) -> None:
         self.routes = dict(routes)
         self.max_body = max_body
         self.read_timeout = read_timeout
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
         self.port = port
         self.log: list[Received] = []
         self._t0 = time.monotonic()
@@ -107,7 +118,7 @@ class WebhookServer:
             server_owner = owner
             timeout = owner.read_timeout  # per socket read; the whole body has its own deadline too
 
-        server = ThreadingHTTPServer((HOST, self.port), Handler)
+        server = _CappedServer((HOST, self.port), Handler, owner)
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server
@@ -159,6 +170,46 @@ class WebhookServer:
             return 500, f"{getattr(function, '__name__', 'the function')} raised {type(err).__name__}: {err}"
 
 
+def _raw_answer(sock: socket.socket, status: int, reason: str) -> None:
+    """Answer on a bare socket (no handler, or one stuck in its headers), then close our side."""
+    payload = json.dumps({"status": status, "reason": reason}).encode()
+    head = f"HTTP/1.0 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+    with contextlib.suppress(OSError):
+        sock.sendall((head + "Connection: close\r\n\r\n").encode() + payload)
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _CappedServer(ThreadingHTTPServer):
+    """A thread per request, at most ``max_connections`` at once; the one over that is answered 503 at once."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], owner: WebhookServer) -> None:
+        self.owner = owner
+        self.slots = threading.BoundedSemaphore(owner.max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.owner.record("", 503, "too many connections", "", time.monotonic())
+            _raw_answer(request, 503, "too many connections")
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # a client that went away: nothing to print
+        pass
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_owner: WebhookServer
     server_version = "labkit-receiver"
@@ -166,6 +217,47 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # the server keeps its own log
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self._headers_lock = threading.Lock()
+        self._headers_state = ""  # "" while the headers come in, then "read" or "cut"
+        self._cut = threading.Timer(self.server_owner.header_timeout, self._headers_too_slow)
+        self._cut.daemon = True
+        self._cut.start()
+
+    def _headers_too_slow(self) -> None:
+        """The request line and headers did not arrive in time: answer 408 and close, whatever the reads wait for."""
+        with self._headers_lock:
+            if self._headers_state:
+                return
+            self._headers_state = "cut"
+        reason = f"headers not received within {self.server_owner.header_timeout:g} s"
+        self.server_owner.record("", 408, reason, "", time.monotonic())
+        _raw_answer(self.connection, 408, reason)
+        self.close_connection = True
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        with self._headers_lock:
+            cut = self._headers_state == "cut"  # cut off while the headers came in: answered already
+            self._headers_state = self._headers_state or "read"
+        self._cut.cancel()
+        if cut:
+            self.close_connection = True
+            return False
+        return ok
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except OSError:  # the connection was cut (headers too slow) or the client went away
+            self.close_connection = True
+
+    def finish(self) -> None:
+        self._cut.cancel()
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def _answer(self, status: int, reason: str, started: float, path: str, webhook_id: str = "") -> None:
         payload = json.dumps({"status": status, "reason": reason}).encode()

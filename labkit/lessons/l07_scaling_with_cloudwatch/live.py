@@ -4,7 +4,9 @@
 per InService instance, running the lesson's own consumer) and a sampler that reads, twice a second,
 the metrics the alarms and policies act on (``get_metric_data``: AWS/SQS visible and not visible
 messages, AWS/AutoScaling desired and in-service capacity) into a ``PressureHistory`` for the gauge.
-It publishes nothing and scales nothing: the backend's CloudWatch and Auto Scaling do.
+It publishes nothing and scales nothing: the backend's CloudWatch and Auto Scaling do. A read that
+fails goes into the fleet's ``errors`` (its ``summary()`` line), and the sampler stops when the backend
+was stopped or restarted under it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import botocore.exceptions
 
+from labkit import session
 from labkit.lessons.l07_scaling_with_cloudwatch.fleet import Fleet
 from labkit.lessons.l07_scaling_with_cloudwatch.history import PressureHistory
 
@@ -84,6 +87,7 @@ class LiveRun:
     def _sample_loop(self) -> None:
         cloudwatch = boto3.client("cloudwatch")
         last: dict[str, float] = {"visible": 0, "in_flight": 0, "desired": 0, "in_service": 0}
+        last_error = ""
         while not self._stop.is_set():
             try:
                 end = datetime.now(timezone.utc)
@@ -104,8 +108,13 @@ class LiveRun:
                     booting,
                     self.processed(),
                 )
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
-                pass
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
+                what = f"sampling CloudWatch: {session.describe(err)}"
+                if what != last_error:  # into the fleet's record (its summary line), once per kind of failure
+                    self.fleet.report(what)
+                    last_error = what
+                if session.is_backend_gone(err):
+                    return
             self._stop.wait(self.sample_every)
 
     def elapsed(self) -> float:
