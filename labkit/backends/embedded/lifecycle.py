@@ -30,7 +30,7 @@ from pathlib import Path
 from labkit import config
 from labkit.backends import servers
 from labkit.backends.base import DUMMY_CREDENTIALS
-from labkit.backends.embedded import fillers_config
+from labkit.backends.embedded import fillers_config, rds_engine
 from labkit.backends.servers import installed_versions, port_is_free, server_python
 from labkit.backends.services import moto_endpoint_envs
 from labkit.errors import BackendNotRunning, PortInUse
@@ -162,14 +162,23 @@ def _choose_port(wanted: int, variable: str) -> int:
 
 def _spawn(python: Path, name: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     if name == "ministack":
-        cmd, env = [str(python), str(LAUNCHERS[name])], servers.ministack_env(servers.LOOPBACK, port)
+        rds = {rds_engine.DIR_ENV: str(rds_dir())}  # where its RDS instances' PostgreSQL engines live
+        cmd, env = [str(python), str(LAUNCHERS[name])], servers.ministack_env(servers.LOOPBACK, port, **rds)
     else:
         cmd, env = [str(python), str(LAUNCHERS[name]), "-H", servers.LOOPBACK, "-p", str(port)], {}
     return servers.spawn(cmd, env, log, config.home())
 
 
+def rds_dir() -> Path:
+    """Where MiniStack's RDS instances keep their PostgreSQL engines (``rds_engine.py``)."""
+    return config.home() / "rds"
+
+
 def _terminate(recorded: Iterable[Server]) -> list[str]:
-    return servers.terminate(recorded, is_alive)
+    """Stop the processes; then any RDS engine a killed MiniStack could not stop (its records say which)."""
+    stopped = servers.terminate(recorded, is_alive)
+    rds_engine.stop_recorded(rds_dir())
+    return stopped
 
 
 def _start() -> State:

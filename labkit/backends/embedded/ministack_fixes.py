@@ -1,9 +1,9 @@
-"""MiniStack with two CloudWatch fixes, run by path with the servers' Python (``.venv-server``):
+"""MiniStack with labkit's fixes, run by path with the servers' Python (``.venv-server``):
 
     .venv-server/bin/python labkit/backends/embedded/ministack_fixes.py
 
 It imports only the standard library and ministack (labkit is not installed there), applies the
-fixes below to MiniStack's CloudWatch module, puts labkit's validating layer (``validating.py``:
+fixes below to MiniStack's CloudWatch and RDS modules, puts labkit's validating layer (``validating.py``:
 AWS's rules for names, limits and FIFO) in front of MiniStack's app, then runs MiniStack's own
 ``main()`` with the settings ``labkit.backends.servers.ministack_env`` gives it.
 
@@ -25,6 +25,9 @@ AWS's rules for names, limits and FIFO) in front of MiniStack's app, then runs M
    and ``AWS/AutoScaling`` points every second, which AWS keeps at that resolution for three hours
    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#metrics-retention);
    here those two namespaces keep three hours, and the filtering runs at most once a minute.
+4. **RDS instances are real databases.** With ``LABKIT_RDS_DIR`` set, each ``postgres`` instance gets a
+   PostgreSQL engine at its endpoint (``rds_actions.py``, ``rds_engine.py``), which MiniStack starts only
+   in Docker.
 """
 
 from __future__ import annotations
@@ -264,14 +267,28 @@ def apply() -> None:
     cw._evict_old_metrics = evict_old_metrics
 
 
-def validating_layer() -> ModuleType:
-    """``validating.py`` (AWS's rules in front of MiniStack), loaded by path like this file."""
-    spec = importlib.util.spec_from_file_location("labkit_validating", Path(__file__).with_name("validating.py"))
+def by_path(name: str) -> ModuleType:
+    """A neighbour of this file (``validating``, ``rds_actions``), loaded by path like this file."""
+    spec = importlib.util.spec_from_file_location(f"labkit_{name}", Path(__file__).with_name(f"{name}.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def validating_layer() -> ModuleType:
+    """``validating.py`` (AWS's rules in front of MiniStack)."""
+    return by_path("validating")
+
+
+def real_databases() -> None:
+    """A real PostgreSQL behind each RDS postgres instance (``rds_actions.py``), where labkit names the folder."""
+    rds_dir = os.environ.get("LABKIT_RDS_DIR")
+    if rds_dir:
+        from ministack.services import rds
+
+        by_path("rds_actions").install(rds, Path(rds_dir))
 
 
 if __name__ == "__main__":
@@ -280,4 +297,5 @@ if __name__ == "__main__":
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     apply()
+    real_databases()
     validating_layer().main([])  # wraps MiniStack's app with the rules, then runs MiniStack's main()
