@@ -11,7 +11,9 @@ Run by labkit's Python (the learner's environment):
 Run by the servers' Python (``.venv-server``; labkit is not installed there, so these are loaded by path):
 
 - ``ministack_fixes.py`` / ``moto_fixes.py``: the launchers, with the fixes each server needs;
-- ``validating.py`` + ``rules.py`` (+ ``dead_letter_sources.py``): AWS's rules, refused as AWS refuses them.
+- ``validating.py`` + ``rules.py`` (+ ``dead_letter_sources.py``): AWS's rules, refused as AWS refuses them;
+- ``rds_actions.py`` + ``rds_engine.py``: a real PostgreSQL behind each RDS ``postgres`` instance (``rds_engine``'s
+  records are also read by labkit's Python: ``labkit status`` lists the engines, ``labkit down`` stops any left).
 """
 
 from __future__ import annotations
