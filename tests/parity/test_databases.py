@@ -178,6 +178,23 @@ def test_rds_refuses_a_wrong_password(rds, sql_db, lab):
         _connect(rds, db_id, "not-the-password", lab).close()
 
 
+def test_rds_new_master_password_logs_in_and_the_old_one_no_longer(rds, sql_db, lab):
+    db_id, password, _ = sql_db
+    new_password = secrets.token_urlsafe(16)
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, MasterUserPassword=new_password, ApplyImmediately=True)
+    deadline = time.monotonic() + (600 if lab.backend == "aws" else 10)
+    while True:  # AWS applies it in the background (status resetting-master-credentials)
+        try:
+            _connect(rds, db_id, new_password, lab).close()
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(5)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        _connect(rds, db_id, password, lab).close()
+
+
 def test_rds_snapshot_restores_into_a_new_instance_with_the_data(rds, sql_db, lab, unique):
     db_id, password, made = sql_db
     with _connect(rds, db_id, password, lab) as conn:

@@ -16,6 +16,7 @@ to the database itself:
 - ``DeleteDBInstance``: a final snapshot first when ``FinalDBSnapshotIdentifier`` is given without
   ``SkipFinalSnapshot``; then the engine stops and its files go.
 - ``StopDBInstance``/``StartDBInstance``: the engine stops and starts again on the same files.
+- ``ModifyDBInstance`` with ``MasterUserPassword``: the master user's password changes in the engine.
 - MiniStack's reset and its exit stop every engine and remove ``LABKIT_RDS_DIR``.
 
 When the engine cannot be made, the call fails with ``LabkitEngineFailed`` and a line that says why
@@ -52,6 +53,7 @@ _USED = (
     "NAME",
     "Engine",
     "EngineError",
+    "change_password",
     "initialize",
     "remove",
     "restore",
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
         NAME,
         Engine,
         EngineError,
+        change_password,
         initialize,
         remove,
         restore,
@@ -269,6 +272,20 @@ def install(rds: Any, rds_dir: Path) -> Engines:
             publish(instance, engine)
         return answer
 
+    def modify(params: Any) -> Any:
+        engine = engines.by_key.get(key(p(params, "DBInstanceIdentifier")))
+        new_password = p(params, "MasterUserPassword")
+        answer = original["ModifyDBInstance"](params)
+        if engine is None or not new_password or answer[0] != 200 or not engine.running:
+            return answer
+        with engines.lock:
+            try:
+                change_password(engine, new_password)
+            except (EngineError, OSError, subprocess.SubprocessError) as err:
+                return failed(f"new master password for {engine.name}: {err}")
+        _log(f"{engine.name}: the master user's password changed")
+        return answer
+
     original_reset = rds.reset
 
     def reset() -> None:
@@ -281,6 +298,7 @@ def install(rds: Any, rds_dir: Path) -> Engines:
         DeleteDBSnapshot=delete_snapshot,
         RestoreDBInstanceFromDBSnapshot=restore_snapshot,
         DeleteDBInstance=delete,
+        ModifyDBInstance=modify,
         StopDBInstance=stop_instance,
         StartDBInstance=start_instance,
     )

@@ -288,6 +288,14 @@ def _ready(data: Path) -> bool:
     return len(lines) >= 8 and lines[7].strip() == "ready"
 
 
+def change_password(engine: Engine, password: str) -> None:
+    """The master user's new password, set in the running engine by the master user itself."""
+    host = ("-h", "127.0.0.1", "-p", str(engine.port), "-U", engine.user, "-d", "postgres")
+    sql = f"ALTER ROLE {_identifier(engine.user)} PASSWORD {_literal(password)};\n"
+    _run("psql", *host, "-X", "-q", "-v", "ON_ERROR_STOP=1", password=engine.password, stdin=sql)
+    engine.password = password
+
+
 def stop(engine: Engine) -> None:
     """Fast shutdown (SIGINT: open sessions are ended), SIGKILL after ``STOP_TIMEOUT_S``."""
     process, engine.process = engine.process, None
