@@ -103,6 +103,51 @@ def cloudfront_serves() -> str | None:
     return None
 
 
+def rds_serves_postgres() -> str | None:
+    """None if an RDS postgres instance made here accepts TCP connections at its endpoint (lesson 09 runs SQL on it)."""
+    import secrets
+    import socket
+
+    rds = boto3.client("rds", config=Config(retries={"max_attempts": 1}))
+    name = f"labkit-probe-{uuid.uuid4().hex[:8]}"
+    try:
+        rds.describe_db_instances(MaxRecords=20)
+        rds.create_db_instance(
+            DBInstanceIdentifier=name,
+            Engine="postgres",
+            DBInstanceClass="db.t4g.micro",
+            AllocatedStorage=20,
+            MasterUsername="probe",
+            MasterUserPassword=secrets.token_urlsafe(16),
+        )
+    except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as err:
+        hint = (
+            " (LocalStack's community edition has no RDS: it is a Pro feature, and its engines run in Docker)"
+            if os.environ.get("LABKIT_BACKEND") == "localstack"
+            else ""
+        )
+        said = error_code(err) if isinstance(err, botocore.exceptions.ClientError) else str(err)
+        return f"RDS cannot make a PostgreSQL instance here: {said}{hint}"
+    try:
+        deadline = time.monotonic() + 120
+        while (db := rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0])[
+            "DBInstanceStatus"
+        ] != "available":
+            if time.monotonic() > deadline:
+                return f"an RDS instance made here was still {db['DBInstanceStatus']} after 120 s"
+            time.sleep(2)
+        endpoint = db.get("Endpoint") or {}
+        try:
+            socket.create_connection((endpoint["Address"], int(endpoint["Port"])), timeout=5).close()
+        except (OSError, KeyError, ValueError):
+            where = f"{endpoint.get('Address')}:{endpoint.get('Port')}"
+            return f"RDS here keeps instance records only: nothing accepts connections at {where}"
+        return None
+    finally:
+        with contextlib.suppress(botocore.exceptions.ClientError):
+            rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+
+
 def _scratch_bucket(s3) -> str:
     name = f"labkit-probe-{uuid.uuid4().hex[:8]}"
     region = s3.meta.region_name
@@ -248,6 +293,7 @@ PROBES: dict[str, Callable[[], str | None]] = {
     "dynamodb": dynamodb_serves,
     "lambda": lambda_runs,
     "logs-filter-patterns": logs_filter_by_pattern,
+    "rds-postgres": rds_serves_postgres,
     "route53-duplicate-records": route53_refuses_duplicate_records,
     "s3-presigned-checks": s3_checks_presigned_urls,
     "s3-restore-in-progress": s3_restore_takes_time,

@@ -49,7 +49,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("06", "06-webhooks", "webhooks", 30),
     Lesson("07", "07-scaling-with-cloudwatch", "scaling with CloudWatch", 55),
     Lesson("08", "08-sqs-triggers-lambda", "SQS triggers Lambda", 45),
-    Lesson("09", "09-databases", "databases", 30),
+    Lesson("09", "09-databases", "databases", 35),
     Lesson("10", "10-networking", "networking", 35),
     Lesson("11", "11-iam-and-cloudwatch", "IAM and CloudWatch", 35),
 )

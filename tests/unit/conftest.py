@@ -1,6 +1,8 @@
 """Fixtures for unit tests: in-process moto, or the real embedded servers."""
 
 import os
+import shutil
+import tempfile
 
 import boto3
 import pytest
@@ -26,12 +28,16 @@ def moto_env(monkeypatch):
 
 
 @pytest.fixture
-def embedded_lab(monkeypatch, tmp_path):
-    """Private embedded servers on free ports, this process connected to them; all undone afterwards."""
+def embedded_lab(monkeypatch):
+    """Private embedded servers on free ports, this process connected to them; all undone afterwards.
+
+    Its home is straight under the temporary folder, not in pytest's (which only its owner may enter): as root,
+    the RDS instances' PostgreSQL runs as `nobody`, who must pass through it."""
     for name in list(os.environ):
         if name.startswith("AWS_") or name in ("LABKIT_BACKEND", "LABKIT_MANAGED_ENV"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    home = tempfile.mkdtemp(prefix="labkit-unit-")
+    monkeypatch.setenv("LABKIT_HOME", home)
     monkeypatch.setenv("LABKIT_PORT", "0")
     monkeypatch.setenv("LABKIT_MOTO_PORT", "0")
     monkeypatch.setenv("LABKIT_DNS_PORT", "0")
@@ -41,6 +47,7 @@ def embedded_lab(monkeypatch, tmp_path):
     for name in set(os.environ) - before:
         del os.environ[name]
     embedded.stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ def test_embedded_backend_has_what_the_lessons_require(embedded_lab):
     assert probes.dynamodb_serves() is None
     assert probes.lambda_runs() is None
     assert probes.cloudfront_serves() is None
+    assert probes.rds_serves_postgres() is None
 
 
 def test_a_backend_that_does_not_answer_gets_a_reason(embedded_lab):

@@ -11,7 +11,7 @@ import time
 from labkit import config
 from labkit.backends import classroom_join
 from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, Run, StatusReport, service_names
-from labkit.backends.embedded import fillers_config, rules
+from labkit.backends.embedded import fillers_config, rds_engine, rules
 from labkit.backends.embedded.lifecycle import (
     State,
     answers,
@@ -20,6 +20,7 @@ from labkit.backends.embedded.lifecycle import (
     healthy,
     is_alive,
     memory_mb,
+    rds_dir,
     read_state,
     require_running,
     reset,
@@ -123,6 +124,9 @@ class Embedded(Emulator):
         running = state.fillers if state.fillers and is_alive(state.fillers) else None
         lines += fillers_config.status_lines(running.pid if running else None, config.home())
         lines.append(f"  filled in by labkit where the emulator lacks it: {fillers_config.FILLED}")
+        engines = rds_engine.recorded(rds_dir())
+        lines.append(f"  RDS engines (a PostgreSQL per postgres instance, 127.0.0.1 only): {len(engines) or 'none'}")
+        lines += [f"    {e.get('db', '?'):<30} pid {e['pid']:<7} 127.0.0.1:{e['port']}" for e in engines]
         count = len(rules.RULES)
         lines.append(
             f"  validation: MiniStack refuses what AWS refuses, as AWS does ({count} rules, backends/embedded/rules.py)"

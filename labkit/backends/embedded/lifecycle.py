@@ -38,7 +38,7 @@ from pathlib import Path
 from labkit import config
 from labkit.backends import servers
 from labkit.backends.base import DUMMY_CREDENTIALS
-from labkit.backends.embedded import fillers_config
+from labkit.backends.embedded import fillers_config, rds_engine
 from labkit.backends.servers import installed_versions, port_is_free, server_python
 from labkit.backends.services import moto_endpoint_envs
 from labkit.errors import BackendFailedToStart, BackendNotRunning, PortInUse
@@ -55,6 +55,7 @@ __all__ = [
     "locked",
     "memory_mb",
     "port_is_free",
+    "rds_dir",
     "read_state",
     "require_running",
     "reset",
@@ -203,17 +204,26 @@ def _choose_dns_port(wanted: int) -> int:
 
 def _spawn(python: Path, name: str, port: int, log: Path, dns_port: int = 0) -> subprocess.Popen[bytes]:
     if name == "ministack":
-        env = servers.ministack_env(servers.LOOPBACK, port, LABKIT_DNS_PORT=str(dns_port))
+        rds = {rds_engine.DIR_ENV: str(rds_dir())}  # where its RDS instances' PostgreSQL engines live
+        env = servers.ministack_env(servers.LOOPBACK, port, LABKIT_DNS_PORT=str(dns_port), **rds)
         cmd = [str(python), str(LAUNCHERS[name])]
     else:
         cmd, env = [str(python), str(LAUNCHERS[name]), "-H", servers.LOOPBACK, "-p", str(port)], {}
     return servers.spawn(cmd, env, log, config.home())
 
 
+def rds_dir() -> Path:
+    """Where MiniStack's RDS instances keep their PostgreSQL engines (``rds_engine.py``)."""
+    return config.home() / "rds"
+
+
 def _terminate(recorded: Iterable[Server]) -> list[str]:
-    """Stop the recorded processes that are still ours, then any other process of this ``LABKIT_HOME``."""
+    """Stop the recorded processes that are still ours, then any other process of this ``LABKIT_HOME``,
+    then any RDS engine a killed MiniStack could not stop (its records say which)."""
     stopped = servers.terminate(recorded, is_alive, sweep=True)
-    return stopped + [name for name in servers.stop_owned(config.home()) if name not in stopped]
+    stopped += [name for name in servers.stop_owned(config.home()) if name not in stopped]
+    rds_engine.stop_recorded(rds_dir())
+    return stopped
 
 
 def _record(name: str, process: subprocess.Popen[bytes], port: int, version: str) -> Server:

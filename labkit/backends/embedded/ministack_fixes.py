@@ -1,14 +1,15 @@
-"""MiniStack with CloudWatch fixes, Route 53's DNS and CloudFront's cache, run with the servers' Python:
+"""MiniStack with labkit's fixes and data planes, run by path with the servers' Python (``.venv-server``):
 
     .venv-server/bin/python labkit/backends/embedded/ministack_fixes.py
 
 It imports only the standard library and ministack (labkit is not installed there), applies the
 fixes below to MiniStack's CloudWatch module, puts labkit's validating layer (``validating.py``:
 AWS's rules for names, limits and FIFO) in front of MiniStack's app, then runs MiniStack's own
-``main()`` with the settings ``labkit.backends.servers.ministack_env`` gives it. Two data planes MiniStack
+``main()`` with the settings ``labkit.backends.servers.ministack_env`` gives it. Three data planes MiniStack
 lacks are added in this process, each in a module of its own (loaded by path like ``validating.py``):
-``dns_server.py`` answers Route 53's zones over DNS on 127.0.0.1:``LABKIT_DNS_PORT`` (when set), and
-``cdn_cache.py`` makes CloudFront distributions cache (Miss, Hit, TTL, invalidation).
+``dns_server.py`` answers Route 53's zones over DNS on 127.0.0.1:``LABKIT_DNS_PORT`` (when set),
+``cdn_cache.py`` makes CloudFront distributions cache (Miss, Hit, TTL, invalidation), and
+``rds_actions.py`` gives each RDS ``postgres`` instance a real PostgreSQL (``LABKIT_RDS_DIR``).
 
 1. **Alarms watch their own dimensions.** A metric is namespace + name + dimensions
    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Dimension).
@@ -28,6 +29,9 @@ lacks are added in this process, each in a module of its own (loaded by path lik
    and ``AWS/AutoScaling`` points every second, which AWS keeps at that resolution for three hours
    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#metrics-retention);
    here those two namespaces keep three hours, and the filtering runs at most once a minute.
+4. **RDS instances are real databases.** With ``LABKIT_RDS_DIR`` set, each ``postgres`` instance gets a
+   PostgreSQL engine at its endpoint (``rds_actions.py``, ``rds_engine.py``), which MiniStack starts only
+   in Docker.
 """
 
 from __future__ import annotations
@@ -268,7 +272,7 @@ def apply() -> None:
 
 
 def sibling(name: str) -> ModuleType:
-    """A module next to this file (``validating``, ``dns_server``, ``cdn_cache``), loaded by path like this file."""
+    """A module next to this file (``validating``, ``dns_server``, ``cdn_cache``, ``rds_actions``), loaded by path."""
     spec = importlib.util.spec_from_file_location(f"labkit_{name}", Path(__file__).with_name(f"{name}.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -283,10 +287,16 @@ def validating_layer() -> ModuleType:
 
 
 def add_data_planes() -> None:
-    """CloudFront's cache, and (with ``LABKIT_DNS_PORT`` set) the DNS server; a port it cannot bind ends the start."""
+    """CloudFront's cache, a real PostgreSQL behind each RDS postgres instance (where labkit names the folder),
+    and (with ``LABKIT_DNS_PORT`` set) the DNS server; a port it cannot bind ends the start."""
     from ministack.services import cloudfront
 
     sibling("cdn_cache").install(cloudfront)
+    rds_dir = os.environ.get("LABKIT_RDS_DIR")
+    if rds_dir:
+        from ministack.services import rds
+
+        sibling("rds_actions").install(rds, Path(rds_dir))
     raw = os.environ.get("LABKIT_DNS_PORT", "").strip()
     if not raw:
         return
