@@ -108,12 +108,15 @@ def test_no_module_is_long_without_saying_why():
 
 
 def test_one_module_starts_server_processes():
+    """servers.py starts every server; the instance runner starts instances' processes. It runs inside the
+    moto server (the servers' Python, where labkit and so servers.py cannot be imported), in the very call
+    that changes an instance's state; it is the only other module allowed to."""
     starters = sorted(
         str(p.relative_to(ROOT))
         for p in PACKAGE.rglob("*.py")
         if re.search(r"subprocess\.Popen\(|start_new_session=True", p.read_text())
     )
-    assert starters == ["labkit/backends/servers.py"], starters
+    assert starters == ["labkit/backends/embedded/instances.py", "labkit/backends/servers.py"], starters
 
 
 def test_the_backend_is_decided_in_one_place():

@@ -11,7 +11,7 @@ import time
 from labkit import config
 from labkit.backends import classroom_join
 from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport, service_names
-from labkit.backends.embedded import fillers_config, rules
+from labkit.backends.embedded import fillers_config, instances, rules
 from labkit.backends.embedded.lifecycle import (
     answers,
     endpoints,
@@ -29,6 +29,17 @@ from labkit.backends.services import SERVICES
 from labkit.errors import LabkitError
 
 __all__ = ["Embedded"]
+
+
+def instance_lines() -> list[str]:
+    """``labkit status``'s lines about the instances that run (backends/embedded/instances.py)."""
+    alive = instances.running(config.home())
+    lines = [
+        f"  instances running as process groups: {len(alive)} of at most {instances.LIMIT}"
+        f" (logs: {instances.instances_dir(config.home())}/<id>/console.log)"
+    ]
+    lines += [f"    {r.instance_id:<20} pid {r.pid:<7} boot {r.boots}" for r in alive]
+    return lines
 
 
 class Embedded(Emulator):
@@ -106,6 +117,7 @@ class Embedded(Emulator):
         running = state.fillers if state.fillers and is_alive(state.fillers) else None
         lines += fillers_config.status_lines(running.pid if running else None, config.home())
         lines.append(f"  filled in by labkit where the emulator lacks it: {fillers_config.FILLED}")
+        lines += instance_lines()
         count = len(rules.RULES)
         lines.append(
             f"  validation: MiniStack refuses what AWS refuses, as AWS does ({count} rules, backends/embedded/rules.py)"

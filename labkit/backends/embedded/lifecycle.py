@@ -30,7 +30,7 @@ from pathlib import Path
 from labkit import config
 from labkit.backends import servers
 from labkit.backends.base import DUMMY_CREDENTIALS
-from labkit.backends.embedded import fillers_config
+from labkit.backends.embedded import fillers_config, instances
 from labkit.backends.servers import installed_versions, port_is_free, server_python
 from labkit.backends.services import moto_endpoint_envs
 from labkit.errors import BackendNotRunning, PortInUse
@@ -160,11 +160,24 @@ def _choose_port(wanted: int, variable: str) -> int:
     return wanted
 
 
-def _spawn(python: Path, name: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def instance_settings(python: Path, ports: dict[str, int]) -> dict[str, object]:
+    """What moto's instance runner needs (``instance_hooks.py``): where instances live, the SDK settings
+    an instance's processes get (the kernel's endpoints and region; ``python3`` with boto3 on PATH), and
+    the credentials its metadata service hands out (the learner's dummy keys)."""
+    urls = {name: f"http://{servers.LOOPBACK}:{port}" for name, port in ports.items()}
+    env = {"AWS_ENDPOINT_URL": urls["ministack"], **{name: urls["moto"] for name in moto_endpoint_envs()}}
+    env |= {"AWS_DEFAULT_REGION": config.region(), "AWS_REGION": config.region()}
+    env["PATH"] = os.pathsep.join([str(python.parent), os.environ.get("PATH", "/usr/bin:/bin")])
+    return {"home": str(config.home()), "env": env, "credentials": DUMMY_CREDENTIALS}
+
+
+def _spawn(python: Path, name: str, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+    port = ports[name]
     if name == "ministack":
         cmd, env = [str(python), str(LAUNCHERS[name])], servers.ministack_env(servers.LOOPBACK, port)
     else:
-        cmd, env = [str(python), str(LAUNCHERS[name]), "-H", servers.LOOPBACK, "-p", str(port)], {}
+        cmd = [str(python), str(LAUNCHERS[name]), "-H", servers.LOOPBACK, "-p", str(port)]
+        env = {"LABKIT_INSTANCES": json.dumps(instance_settings(python, ports))}
     return servers.spawn(cmd, env, log, config.home())
 
 
@@ -181,7 +194,7 @@ def _start() -> State:
         "moto": _choose_port(config.moto_port(), "LABKIT_MOTO_PORT"),
     }
     logs = {name: home / f"{name}.log" for name in ports}
-    procs = {name: _spawn(python, name, port, logs[name]) for name, port in ports.items()}
+    procs = {name: _spawn(python, name, ports, logs[name]) for name in ports}
     made = {name: Server(name, proc.pid, ports[name], versions.get(name, "?")) for name, proc in procs.items()}
 
     def exited(s: servers.Starting) -> str:
@@ -223,6 +236,7 @@ def ensure_running() -> tuple[State, bool]:
             return state, False
         if state is not None:
             _terminate(state.processes)
+            instances.sweep(config.home())
             _state_path().unlink(missing_ok=True)
         return _start(), True
 
@@ -246,6 +260,8 @@ def stop() -> list[str]:
         if state is None:
             return []
         stopped = _terminate(state.processes)
+        # moto ends its instances as it exits; a SIGKILLed moto cannot, so end what its records name.
+        instances.sweep(config.home())
         _state_path().unlink(missing_ok=True)
         return stopped
 
@@ -258,6 +274,7 @@ def reset() -> float:
         request = urllib.request.Request(server.url + server.reset_path, method="POST", data=b"")
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
+    instances.sweep(config.home())  # moto's reset ended them; this catches any it could not
     return time.perf_counter() - t0
 
 
