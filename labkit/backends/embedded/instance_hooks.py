@@ -226,3 +226,26 @@ def apply(home: Path, env: Mapping[str, str], credentials: Mapping[str, str], li
         setattr(owner, name, method)
     atexit.register(runner.end_all)
     return runner
+
+
+CLASSROOM_REFUSAL = (
+    "labkit classroom: instances are records on the room's server; their user data does not run"
+    " (it would run on the instructor's machine, as the instructor). Run lesson 01 on your own machine"
+    " (`labkit up`, without joining the room) to see instances run."
+)
+
+
+def refuse(line: str = CLASSROOM_REFUSAL) -> None:
+    """Where instances must not run (the classroom's moto): nothing is hooked but the console output,
+    which says so in one line, where a learner looks for what the user data printed."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.ec2.responses.general import General
+    from moto.ec2.utils import Base64EncodedString
+
+    def get_console_output(self: Any) -> Any:
+        instance = self.ec2_backend.get_instance(self._get_param("InstanceId"))
+        output = Base64EncodedString.from_raw_string(line + "\n")
+        return ActionResult({"InstanceId": instance.id, "Timestamp": utcnow(), "Output": output})
+
+    General.get_console_output = get_console_output  # type: ignore[method-assign]
