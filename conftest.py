@@ -31,6 +31,7 @@ lesson × backend table.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -132,19 +133,38 @@ def pytest_sessionfinish(session, exitstatus):
         from labkit.backends import embedded
 
         embedded.stop()
+    _no_instance_outlives_the_session(session)
 
 
-def _write_matrix(out: Path, worker: str | None) -> None:
-    """Each run writes what its notebooks did; with pytest-xdist each worker writes its own part
-    (``<out>.<worker>``) and the controller, which ends last, merges the parts into ``out``."""
-    backend = os.environ.get("LABKIT_BACKEND") or "embedded"
-    if worker:
-        if _matrix:
-            out.with_name(f"{out.name}.{worker}").write_text(json.dumps(_matrix))
+def _no_instance_outlives_the_session(session):
+    """Fail the run if a process of an instance this session started still runs (in its backend's home, or
+    in a test's temporary home); end them, so a failure leaves nothing behind either. Under pytest-xdist
+    each worker sends what it found to the controller (``workeroutput``), which fails the run."""
+    import signal
+
+    from labkit.backends.embedded import instances
+
+    roots = [Path(_home)] if _home else []
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        roots.append(factory.getbasetemp())
+    left = instances.leftovers(*roots)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller decides
+        workeroutput["labkit_orphans"] = left
         return
-    merged = dict(_matrix)
-    for part in sorted(out.parent.glob(f"{out.name}.gw*")):
-        merged.update(json.loads(part.read_text()))
-        part.unlink()
-    if merged:
-        out.write_text(json.dumps({"backend": backend, "notebooks": dict(sorted(merged.items()))}, indent=2))
+    left += _orphans_from_workers
+    if left:
+        raise pytest.UsageError(f"instance processes outlived the test session (now killed): pids {left}")
+
+
+_orphans_from_workers: list[int] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """(pytest-xdist, on the controller) a worker ended: collect the instance processes it found left over."""
+    _orphans_from_workers.extend(getattr(node, "workeroutput", {}).get("labkit_orphans", []))

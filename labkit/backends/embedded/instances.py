@@ -138,6 +138,17 @@ def sweep(home: Path, *, remove: bool = True) -> list[str]:
     return ended
 
 
+def leftovers(*roots: Path) -> list[int]:
+    """Pids of instance processes whose instance lives under any of ``roots`` (the test session's check)."""
+    prefixes = [f"{MARKER}={root}".encode() for root in roots]
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError):
+            if any(v.startswith(p) for v in (proc / "environ").read_bytes().split(b"\0") for p in prefixes):
+                found.append(int(proc.name))
+    return found
+
+
 def running(home: Path) -> list[Record]:
     """Records whose process group is alive now (for ``labkit status``)."""
     return [r for r in read_records(home) if r.pid and group_alive(r.pid, instances_dir(home) / r.instance_id)]
