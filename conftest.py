@@ -9,7 +9,8 @@ pytest fixtures do not run for nbval cells, so the backend is handled in hooks:
   these settings and joins the same servers;
 - before each notebook's first cell, the backend is started if needed and
   wiped, so each notebook runs on a fresh backend;
-- at the end, the servers the run started are stopped.
+- at the end, the servers the run started are stopped, and the run fails if a process of an EC2
+  instance it ran (``labkit/backends/embedded/instances.py``) is still alive.
 
 `make test` runs this in parallel (pytest-xdist, ``-n 4 --dist loadfile``): each worker is a test
 session of its own, so each has its own private servers, and a file's tests (a notebook's cells) stay
@@ -168,3 +169,19 @@ _orphans_from_workers: list[int] = []
 def pytest_testnodedown(node, error):
     """(pytest-xdist, on the controller) a worker ended: collect the instance processes it found left over."""
     _orphans_from_workers.extend(getattr(node, "workeroutput", {}).get("labkit_orphans", []))
+
+
+def _write_matrix(out: Path, worker: str | None) -> None:
+    """Each run writes what its notebooks did; with pytest-xdist each worker writes its own part
+    (``<out>.<worker>``) and the controller, which ends last, merges the parts into ``out``."""
+    backend = os.environ.get("LABKIT_BACKEND") or "embedded"
+    if worker:
+        if _matrix:
+            out.with_name(f"{out.name}.{worker}").write_text(json.dumps(_matrix))
+        return
+    merged = dict(_matrix)
+    for part in sorted(out.parent.glob(f"{out.name}.gw*")):
+        merged.update(json.loads(part.read_text()))
+        part.unlink()
+    if merged:
+        out.write_text(json.dumps({"backend": backend, "notebooks": dict(sorted(merged.items()))}, indent=2))

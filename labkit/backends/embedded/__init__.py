@@ -11,7 +11,10 @@ Run by labkit's Python (the learner's environment):
 Run by the servers' Python (``.venv-server``; labkit is not installed there, so these are loaded by path):
 
 - ``ministack_fixes.py`` / ``moto_fixes.py``: the launchers, with the fixes each server needs;
-- ``validating.py`` + ``rules.py`` (+ ``dead_letter_sources.py``): AWS's rules, refused as AWS refuses them.
+- ``validating.py`` + ``rules.py`` (+ ``dead_letter_sources.py``): AWS's rules, refused as AWS refuses them;
+- ``instance_hooks.py`` → ``instances.py`` + ``imds.py`` (in moto's process): instances that run — user data as a
+  process group, a metadata service per instance, EBS volumes as folders (labkit also reads ``instances.py``'s
+  records: ``labkit status``, and the sweep of ``labkit down``/``reset``).
 """
 
 from __future__ import annotations
