@@ -262,8 +262,8 @@ class Runner:
     def terminate(self, instance_id: str) -> None:
         with self.lock:
             self.stop(instance_id, "terminated")
-            self.records.pop(instance_id, None)
-            shutil.rmtree(self.dir(instance_id), ignore_errors=True)
+            if self.records.pop(instance_id, None) is not None or self.dir(instance_id).exists():
+                shutil.rmtree(self.dir(instance_id), ignore_errors=True)
 
     def end_all(self) -> None:
         """Every instance's processes end and every file goes (moto reset, moto exiting)."""
@@ -297,22 +297,25 @@ class Runner:
             record.devices.pop(device, None)
             self._save(record)
 
+    # A volume's or snapshot's folder exists only once an instance has had the volume attached: moto makes a
+    # volume and a snapshot for each of its ~1,300 built-in images, and those stay records.
     def take_snapshot(self, volume_id: str, snapshot_id: str) -> None:
-        target = self.snapshot(snapshot_id)
-        shutil.rmtree(target, ignore_errors=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.volume(volume_id), target, symlinks=True)
+        source = ebs_dir(self.home) / "volumes" / volume_id
+        if source.is_dir():
+            shutil.copytree(source, self.snapshot(snapshot_id), symlinks=True, dirs_exist_ok=True)
 
     def restore(self, snapshot_id: str, volume_id: str) -> None:
-        source, target = self.snapshot(snapshot_id), self.volume(volume_id)
+        source = self.snapshot(snapshot_id)
         if source.is_dir():
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(source, self.volume(volume_id), symlinks=True, dirs_exist_ok=True)
 
     def delete_volume(self, volume_id: str) -> None:
-        shutil.rmtree(ebs_dir(self.home) / "volumes" / volume_id, ignore_errors=True)
+        if (path := ebs_dir(self.home) / "volumes" / volume_id).exists():
+            shutil.rmtree(path, ignore_errors=True)
 
     def delete_snapshot(self, snapshot_id: str) -> None:
-        shutil.rmtree(self.snapshot(snapshot_id), ignore_errors=True)
+        if (path := self.snapshot(snapshot_id)).exists():
+            shutil.rmtree(path, ignore_errors=True)
 
     # console
     def console(self, instance_id: str) -> str | None:
