@@ -13,13 +13,19 @@ import time
 def wait_for_console(
     ec2, instance_id: str, text: str, *, count: int = 1, timeout_s: float = 20.0, interval: float = 0.2
 ) -> bool:
-    """True once ``text`` appears ``count`` times in the console output; False after ``timeout_s`` (never raises)."""
+    """True once ``text`` appears ``count`` times in the console output; False after ``timeout_s`` or if the
+    backend refuses the call (it never raises)."""
+    import botocore.exceptions
     from tqdm.auto import tqdm
 
     start = time.monotonic()
     with tqdm(total=None, desc=f"console of {instance_id}", unit=" polls", leave=False) as bar:
         while True:
-            output = ec2.get_console_output(InstanceId=instance_id).get("Output") or ""
+            try:
+                output = ec2.get_console_output(InstanceId=instance_id).get("Output") or ""
+            except botocore.exceptions.ClientError as err:  # a backend without console output
+                print(f"get_console_output refused: {err.response['Error']['Code']}")
+                return False
             bar.update(1)
             if output.count(text) >= count:
                 print(f"console shows {text!r} after {time.monotonic() - start:.1f} s")
