@@ -346,6 +346,17 @@ def test_reset_ends_every_instance(lab):
     assert not group_alive(instance_id, pid)
 
 
+def test_moto_stopping_ends_its_instances(embedded_lab):
+    """SIGTERM to the moto server (what `labkit down` sends first): it ends its instances as it exits."""
+    ec2 = boto3.client("ec2")
+    instance_id = launch(ec2, "#!/bin/sh\nsleep 300\n")
+    pid = wait_for(lambda: record(instance_id) and record(instance_id).pid)
+    moto = embedded.read_state().moto
+    os.kill(moto.pid, signal.SIGTERM)
+    wait_for(lambda: not embedded.is_alive(moto))
+    assert not group_alive(instance_id, pid)  # before any sweep by labkit
+
+
 def test_no_instance_outlives_labkit_down_even_if_moto_was_killed(embedded_lab):
     ec2 = boto3.client("ec2")
     instance_id = launch(ec2, "#!/bin/sh\nsleep 300 &\nsleep 300\n")

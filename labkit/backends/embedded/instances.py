@@ -121,7 +121,7 @@ def end_group(pid: int, instance_dir: Path, grace_s: float = GRACE_S) -> bool:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, 0)
+        os.waitpid(pid, os.WNOHANG)  # never block: the reaper thread of the runner collects it too
     return True
 
 
