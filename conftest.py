@@ -9,7 +9,8 @@ pytest fixtures do not run for nbval cells, so the backend is handled in hooks:
   these settings and joins the same servers;
 - before each notebook's first cell, the backend is started if needed and
   wiped, so each notebook runs on a fresh backend;
-- at the end, the servers the run started are stopped.
+- at the end, the servers the run started are stopped, and the run fails if a process of an EC2
+  instance it ran (``labkit/backends/embedded/instances.py``) is still alive.
 
 `make test` runs this in parallel (pytest-xdist, ``-n 4 --dist loadfile``): each worker is a test
 session of its own, so each has its own private servers, and a file's tests (a notebook's cells) stay
@@ -31,6 +32,7 @@ lesson × backend table.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -132,6 +134,41 @@ def pytest_sessionfinish(session, exitstatus):
         from labkit.backends import embedded
 
         embedded.stop()
+    _no_instance_outlives_the_session(session)
+
+
+def _no_instance_outlives_the_session(session):
+    """Fail the run if a process of an instance this session started still runs (in its backend's home, or
+    in a test's temporary home); end them, so a failure leaves nothing behind either. Under pytest-xdist
+    each worker sends what it found to the controller (``workeroutput``), which fails the run."""
+    import signal
+
+    from labkit.backends.embedded import instances
+
+    roots = [Path(_home)] if _home else []
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        roots.append(factory.getbasetemp())
+    left = instances.leftovers(*roots)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller decides
+        workeroutput["labkit_orphans"] = left
+        return
+    left += _orphans_from_workers
+    if left:
+        raise pytest.UsageError(f"instance processes outlived the test session (now killed): pids {left}")
+
+
+_orphans_from_workers: list[int] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """(pytest-xdist, on the controller) a worker ended: collect the instance processes it found left over."""
+    _orphans_from_workers.extend(getattr(node, "workeroutput", {}).get("labkit_orphans", []))
 
 
 def _write_matrix(out: Path, worker: str | None) -> None:

@@ -287,8 +287,28 @@ def autoscaling_answers() -> str | None:
         return f"Auto Scaling is not available here: {err}"
 
 
+def instances_run() -> str | None:
+    """None if an EC2 instance's user data runs here (its console output shows what it printed)."""
+    ec2 = boto3.client("ec2")
+    marker = f"labkit-probe-{uuid.uuid4().hex[:8]}"
+    image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
+    instance_id = ec2.run_instances(
+        ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1, UserData=f"#!/bin/sh\necho {marker}\n"
+    )["Instances"][0]["InstanceId"]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if marker in ec2.get_console_output(InstanceId=instance_id).get("Output", ""):
+                return None
+            time.sleep(0.2)
+        return "EC2 instances are records here: their user data does not run"
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance_id])
+
+
 PROBES: dict[str, Callable[[], str | None]] = {
     "autoscaling": autoscaling_answers,
+    "instances-run": instances_run,
     "cloudfront": cloudfront_serves,
     "dynamodb": dynamodb_serves,
     "lambda": lambda_runs,

@@ -161,6 +161,19 @@ def test_learners_are_isolated_on_both_servers(room):
     assert {g["OwnerId"] for g in groups} == {ben.access_key_id}
 
 
+def test_learners_instances_never_run_on_the_room_and_their_console_says_so(room, tmp_path):
+    the_room, learners = room
+    ec2 = _client(the_room, learners["ana"], "ec2")
+    proof = tmp_path / "ran"
+    instance = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, UserData=f"#!/bin/sh\ntouch {proof}\n")
+    instance_id = instance["Instances"][0]["InstanceId"]
+    time.sleep(1.0)
+    assert not proof.exists()  # the user data did not run on the instructor's machine
+    output = ec2.get_console_output(InstanceId=instance_id)["Output"]
+    assert output.startswith("labkit classroom: instances are records on the room's server")
+    ec2.terminate_instances(InstanceIds=[instance_id])
+
+
 def test_reset_one_learner_leaves_the_other_intact(room, capsys):
     the_room, learners = room
     ana, ben = learners["ana"], learners["ben"]

@@ -107,15 +107,21 @@ def test_no_module_is_long_without_saying_why():
         assert lines <= MAX_LINES or "long because" in doc, f"{path.relative_to(ROOT)}: {lines} lines"
 
 
-def test_two_modules_start_server_processes():
+def test_three_modules_start_processes():
+    """servers.py starts every server. Two modules that run inside a server (the servers' Python, where
+    labkit and so servers.py cannot be imported) start processes in the very call that needs them:
+    rds_engine.py the RDS instances' PostgreSQL engines (in MiniStack), instances.py the instances' user data
+    (in moto); their records let `labkit down` (servers.py's side) stop what they started."""
     starters = sorted(
         str(p.relative_to(ROOT))
         for p in PACKAGE.rglob("*.py")
         if re.search(r"subprocess\.Popen\(|start_new_session=True", p.read_text())
     )
-    # rds_engine.py starts the RDS instances' PostgreSQL engines from inside MiniStack's process (the servers'
-    # Python), where servers.py cannot be imported; its records let `labkit down` (servers.py's side) stop them.
-    assert starters == ["labkit/backends/embedded/rds_engine.py", "labkit/backends/servers.py"], starters
+    assert starters == [
+        "labkit/backends/embedded/instances.py",
+        "labkit/backends/embedded/rds_engine.py",
+        "labkit/backends/servers.py",
+    ], starters
 
 
 def test_the_backend_is_decided_in_one_place():

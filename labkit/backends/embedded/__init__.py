@@ -15,6 +15,9 @@ Run by the servers' Python (``.venv-server``; labkit is not installed there, so 
   cache: Miss/Hit, TTL, invalidation): data planes MiniStack lacks, added in its process by its launcher;
 - ``rds_actions.py`` + ``rds_engine.py``: a real PostgreSQL behind each RDS ``postgres`` instance (``rds_engine``'s
   records are also read by labkit's Python: ``labkit status`` lists the engines, ``labkit down`` stops any left);
+- ``instance_hooks.py`` → ``instances.py`` + ``imds.py`` (in moto's process): instances that run — user data as a
+  process group, a metadata service per instance, EBS volumes as folders (labkit also reads ``instances.py``'s
+  records: ``labkit status``, and the sweep of ``labkit down``/``reset``);
 - ``validating.py`` + ``rules.py`` (+ ``dead_letter_sources.py``): AWS's rules, refused as AWS refuses them.
 """
 

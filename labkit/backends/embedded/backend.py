@@ -11,7 +11,7 @@ import time
 from labkit import config
 from labkit.backends import classroom_join
 from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, Run, StatusReport, service_names
-from labkit.backends.embedded import fillers_config, rds_engine, rules
+from labkit.backends.embedded import fillers_config, instances, rds_engine, rules
 from labkit.backends.embedded.lifecycle import (
     State,
     answers,
@@ -41,6 +41,17 @@ def dns_env(state: State) -> dict[str, str]:
 
 
 WIPES_FILE = "embedded.wipes"  # one line per `labkit reset` of the running servers (``Embedded.run``)
+
+
+def instance_lines() -> list[str]:
+    """``labkit status``'s lines about the instances that run (backends/embedded/instances.py)."""
+    alive = instances.running(config.home())
+    lines = [
+        f"  instances running as process groups: {len(alive)} of at most {instances.LIMIT}"
+        f" (logs: {instances.instances_dir(config.home())}/<id>/console.log)"
+    ]
+    lines += [f"    {r.instance_id:<20} pid {r.pid:<7} boot {r.boots}" for r in alive]
+    return lines
 
 
 class Embedded(Emulator):
@@ -127,6 +138,7 @@ class Embedded(Emulator):
         engines = rds_engine.recorded(rds_dir())
         lines.append(f"  RDS engines (a PostgreSQL per postgres instance, 127.0.0.1 only): {len(engines) or 'none'}")
         lines += [f"    {e.get('db', '?'):<30} pid {e['pid']:<7} 127.0.0.1:{e['port']}" for e in engines]
+        lines += instance_lines()
         count = len(rules.RULES)
         lines.append(
             f"  validation: MiniStack refuses what AWS refuses, as AWS does ({count} rules, backends/embedded/rules.py)"

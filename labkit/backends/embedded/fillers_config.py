@@ -20,7 +20,8 @@ MODULE = "labkit.backends.embedded.fillers"  # run with labkit's own Python (``p
 STATUS_FILE = "fillers.json"
 FILLED = (
     "AWS/SQS metrics, alarm → Auto Scaling, target tracking, scaling activities, alarms on their own dimensions, "
-    "metric math, ListDeadLetterSourceQueues, DNS answers for Route 53 zones, CloudFront's cache; "
+    "metric math, ListDeadLetterSourceQueues, DNS answers for Route 53 zones, CloudFront's cache, "
+    "instances that run (user data, metadata service, EBS data); "
     "DLQ redrive in lesson 05 (see each lesson's 'emulator vs AWS' box)"
 )
 # The settings a learner may give (``labkit.backends.embedded`` passes them on), and the field each sets.

@@ -38,7 +38,7 @@ from pathlib import Path
 from labkit import config
 from labkit.backends import servers
 from labkit.backends.base import DUMMY_CREDENTIALS
-from labkit.backends.embedded import fillers_config, rds_engine
+from labkit.backends.embedded import fillers_config, instances, rds_engine
 from labkit.backends.servers import installed_versions, port_is_free, server_python
 from labkit.backends.services import moto_endpoint_envs
 from labkit.errors import BackendFailedToStart, BackendNotRunning, PortInUse
@@ -202,13 +202,26 @@ def _choose_dns_port(wanted: int) -> int:
     raise PortInUse("found no port free for both UDP and TCP on 127.0.0.1: set LABKIT_DNS_PORT to a free one")
 
 
-def _spawn(python: Path, name: str, port: int, log: Path, dns_port: int = 0) -> subprocess.Popen[bytes]:
+def instance_settings(python: Path, ports: dict[str, int]) -> dict[str, object]:
+    """What moto's instance runner needs (``instance_hooks.py``): where instances live, the SDK settings
+    an instance's processes get (the kernel's endpoints and region; ``python3`` with boto3 on PATH), and
+    the credentials its metadata service hands out (the learner's dummy keys)."""
+    urls = {name: f"http://{servers.LOOPBACK}:{port}" for name, port in ports.items()}
+    env = {"AWS_ENDPOINT_URL": urls["ministack"], **{name: urls["moto"] for name in moto_endpoint_envs()}}
+    env |= {"AWS_DEFAULT_REGION": config.region(), "AWS_REGION": config.region()}
+    env["PATH"] = os.pathsep.join([str(python.parent), os.environ.get("PATH", "/usr/bin:/bin")])
+    return {"home": str(config.home()), "env": env, "credentials": DUMMY_CREDENTIALS}
+
+
+def _spawn(python: Path, name: str, ports: dict[str, int], log: Path, dns_port: int = 0) -> subprocess.Popen[bytes]:
+    port = ports[name]
     if name == "ministack":
         rds = {rds_engine.DIR_ENV: str(rds_dir())}  # where its RDS instances' PostgreSQL engines live
         env = servers.ministack_env(servers.LOOPBACK, port, LABKIT_DNS_PORT=str(dns_port), **rds)
         cmd = [str(python), str(LAUNCHERS[name])]
     else:
-        cmd, env = [str(python), str(LAUNCHERS[name]), "-H", servers.LOOPBACK, "-p", str(port)], {}
+        cmd = [str(python), str(LAUNCHERS[name]), "-H", servers.LOOPBACK, "-p", str(port)]
+        env = {"LABKIT_INSTANCES": json.dumps(instance_settings(python, ports))}
     return servers.spawn(cmd, env, log, config.home())
 
 
@@ -219,10 +232,12 @@ def rds_dir() -> Path:
 
 def _terminate(recorded: Iterable[Server]) -> list[str]:
     """Stop the recorded processes that are still ours, then any other process of this ``LABKIT_HOME``,
-    then any RDS engine a killed MiniStack could not stop (its records say which)."""
+    then any RDS engine or instance a killed server could not stop (their records say which: MiniStack
+    and moto end them as they exit, a SIGKILLed one cannot)."""
     stopped = servers.terminate(recorded, is_alive, sweep=True)
     stopped += [name for name in servers.stop_owned(config.home()) if name not in stopped]
     rds_engine.stop_recorded(rds_dir())
+    instances.sweep(config.home())
     return stopped
 
 
@@ -261,7 +276,7 @@ def _start_all(started: list[Server]) -> State:
     logs = {name: home / f"{name}.log" for name in ports}
     procs, made = {}, {}
     for name, port in ports.items():
-        procs[name] = _spawn(python, name, port, logs[name], dns_port)
+        procs[name] = _spawn(python, name, ports, logs[name], dns_port)
         made[name] = _record(name, procs[name], port, versions.get(name, "?"))
         started.append(made[name])
 
@@ -347,6 +362,7 @@ def reset() -> float:
             raise BackendNotRunning(
                 f"{server.name} refused the reset ({status}: {body[:120]!r}): run `labkit down` then `labkit up`"
             )
+    instances.sweep(config.home())  # moto's reset ended them; this catches any it could not
     return time.perf_counter() - t0
 
 

@@ -17,17 +17,28 @@ Other calls that change capacity (``UpdateAutoScalingGroup``, ``TerminateInstanc
 Also, ``PutScalingPolicy`` answers with the new policy's ``PolicyARN``, as AWS does
 (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutScalingPolicy.html); moto 5.2.5 names
 the member ``PolicyArn``, so boto3 drops it.
+
+And instances run: ``instance_hooks.py`` (loaded by path, like this file) makes each instance's user data a
+process group (``instances.py``) with a metadata service (``imds.py``), configured by the JSON in
+``LABKIT_INSTANCES`` that ``lifecycle.py`` sets (``home``, the SDK ``env`` an instance gets, the
+``credentials`` its metadata service hands out). Without that variable (moto run some other way) they
+stay records.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
 import sys
 import urllib.parse
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 CAUSE_HEADER = "X-Labkit-Cause"
+INSTANCES_ENV = "LABKIT_INSTANCES"
 
 
 def _stamp(at: datetime) -> str:
@@ -136,8 +147,24 @@ def apply() -> Callable[[], None]:
     return undo
 
 
+def run_instances(raw: str | None) -> None:
+    """Make instances run (``instance_hooks.py``), as ``LABKIT_INSTANCES`` configures it."""
+    if not raw:
+        return
+    settings = json.loads(raw)
+    spec = importlib.util.spec_from_file_location(
+        "labkit_instance_hooks", Path(__file__).with_name("instance_hooks.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.apply(Path(settings["home"]), settings["env"], settings["credentials"])
+
+
 if __name__ == "__main__":
     apply()
+    run_instances(os.environ.pop(INSTANCES_ENV, None))
     from moto.server import main
 
     main(sys.argv[1:])

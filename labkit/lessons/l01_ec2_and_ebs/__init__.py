@@ -1,9 +1,11 @@
-"""Lesson 01 · EC2 and EBS: an instance's lifecycle watched and drawn, On-Demand prices, the checks, the questions.
+"""Lesson 01 · EC2 and EBS: an instance's lifecycle watched and drawn, its console read, On-Demand prices,
+the checks, the questions.
 
 A notebook imports what it uses from here: ``from labkit.lessons.l01_ec2_and_ebs import checks, ...``.
 """
 
 from labkit.lessons.l01_ec2_and_ebs import checks
+from labkit.lessons.l01_ec2_and_ebs.console import lines_with, wait_for_console
 from labkit.lessons.l01_ec2_and_ebs.lifecycle import (
     HOURS_PER_MONTH,
     ON_DEMAND_USD_PER_HOUR,
@@ -34,7 +36,9 @@ __all__ = [
     "checks",
     "draw_lifecycle",
     "format_price_table",
+    "lines_with",
     "price_rows",
     "questions",
     "volume_attachments",
+    "wait_for_console",
 ]
