@@ -38,9 +38,10 @@ class Resource:
     state: str = ""
 
 
-def _tags(call: Callable[[], Any]) -> str:
+def _tags(call: Callable[..., Any], key: str, **kwargs: Any) -> str:
+    """The labkit:lesson tag in ``call(**kwargs)[key]``; UNTAGGED when there is none or it cannot be read."""
     try:
-        return tag_value(call()) or UNTAGGED
+        return tag_value(call(**kwargs)[key]) or UNTAGGED
     except (botocore.exceptions.ClientError, KeyError):
         return UNTAGGED
 
@@ -81,7 +82,7 @@ def _tables(scan: Scan) -> Iterable[Resource]:
 def _buckets(scan: Scan) -> Iterable[Resource]:
     s3 = scan.client("s3")
     for name in sorted(scan.buckets()):
-        yield Resource("s3", "bucket", name, _tags(lambda n=name: s3.get_bucket_tagging(Bucket=n)["TagSet"]))
+        yield Resource("s3", "bucket", name, _tags(s3.get_bucket_tagging, "TagSet", Bucket=name))
 
 
 def _topics(scan: Scan) -> Iterable[Resource]:
@@ -93,11 +94,11 @@ def _alarms(scan: Scan) -> Iterable[Resource]:
     cloudwatch = scan.client("cloudwatch")
     for alarm in scan.pages("cloudwatch", "describe_alarms", "MetricAlarms"):
         arn = alarm["AlarmArn"]
-        lesson = _tags(lambda a=arn: cloudwatch.list_tags_for_resource(ResourceARN=a)["Tags"])
+        lesson = _tags(cloudwatch.list_tags_for_resource, "Tags", ResourceARN=arn)
         yield Resource("cloudwatch", "alarm", alarm["AlarmName"], lesson, alarm.get("StateValue", ""))
     for board in scan.pages("cloudwatch", "list_dashboards", "DashboardEntries"):
         arn = board.get("DashboardArn", "")
-        lesson = _tags(lambda a=arn: cloudwatch.list_tags_for_resource(ResourceARN=a)["Tags"]) if arn else UNTAGGED
+        lesson = _tags(cloudwatch.list_tags_for_resource, "Tags", ResourceARN=arn) if arn else UNTAGGED
         yield Resource("cloudwatch", "dashboard", board["DashboardName"], lesson)
 
 
@@ -107,7 +108,7 @@ def _roles(scan: Scan) -> Iterable[Resource]:
         if role.get("Path", "/").startswith("/aws-service-role/"):
             continue
         name = role["RoleName"]
-        yield Resource("iam", "role", name, _tags(lambda n=name: iam.list_role_tags(RoleName=n)["Tags"]))
+        yield Resource("iam", "role", name, _tags(iam.list_role_tags, "Tags", RoleName=name))
 
 
 def _stacks(scan: Scan) -> Iterable[Resource]:
@@ -215,3 +216,18 @@ def account_view(lesson: str | None = None) -> AccountView:
     view = scan_account(lesson)
     view.scanner = lambda: scan_account(lesson)
     return view
+
+
+def terminal_view(
+    backend: str | None = None, allow_real_aws: bool = False, lesson: str | None = None
+) -> tuple[int, str]:
+    """For ``labkit status --resources``: (exit code, text) of the account view of a running backend.
+
+    It connects the way ``labkit progress`` does (never starting an empty backend just to look at it).
+    """
+    from labkit.course.progress import _connect
+
+    down, _ = _connect(backend, allow_real_aws)
+    if down:
+        return 1, f"resources: {down}"
+    return 0, str(scan_account(lesson))
