@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--lesson", action="append", help="only this lesson (repeatable): 04, or 04-sqs-standard-vs-fifo"
             )
+        if name == "status":
+            p.add_argument("--resources", action="store_true", help="also list what is on it, by lesson tag")
         if name == "cleanup":
             p.add_argument("--lesson", help="only this lesson's resources (its tag value, e.g. 03-lambda)")
             p.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")

@@ -64,7 +64,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = backend.status(allow_real_aws=args.allow_real_aws)
     for line in status.lines:
         print(line)
-    return 0 if status.ok else 1
+    code = 0 if status.ok else 1
+    if args.resources:  # the account view: everything on the backend by lesson tag, with live state
+        from labkit.course.account import terminal_view
+
+        found, text = terminal_view(args.backend, args.allow_real_aws)
+        print(text)
+        code = max(code, found)
+    return code
 
 
 def cmd_reset(args: argparse.Namespace) -> int:

@@ -52,6 +52,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("09", "09-databases", "databases", 35),
     Lesson("10", "10-networking", "networking", 35),
     Lesson("11", "11-iam-and-cloudwatch", "IAM and CloudWatch", 35),
+    Lesson("12", "12-capstone", "capstone: the order pipeline as code", 60),
 )
 
 BY_NUMBER: dict[str, Lesson] = {lesson.number: lesson for lesson in LESSONS}

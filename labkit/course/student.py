@@ -24,6 +24,7 @@ from typing import Any
 
 START = "# ✏️ Your"
 END = "# ✏️ (end of your code)"
+FOLDERS = ("lambdas", "capstone")  # files the lessons read next to them: handlers, lesson 12's stack and tests
 BANNER = (
     "> **Student version.** The exercise cells (✏️) are blank: write your code there, then run the check "
     "cell under each one. The solved lesson is `../{name}`. Regenerating never overwrites this file "
@@ -96,7 +97,7 @@ def student_notebook(notebook: dict[str, Any], solved_name: str) -> dict[str, An
 
 
 def write_student_versions(notebooks: Path, out: Path, force: bool = False) -> Written:
-    """Write ``out/NN-*.ipynb`` for each lesson in ``notebooks``, and copy the lessons' ``lambdas/``."""
+    """Write ``out/NN-*.ipynb`` for each lesson in ``notebooks``, and copy the lessons' files (``FOLDERS``)."""
     out.mkdir(parents=True, exist_ok=True)
     done = Written()
     for path in sorted(notebooks.glob("[0-9][0-9]-*.ipynb")):
@@ -107,6 +108,7 @@ def write_student_versions(notebooks: Path, out: Path, force: bool = False) -> W
         nb = student_notebook(json.loads(path.read_text()), path.name)
         target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
         done.written.append(target)
-    if (notebooks / "lambdas").is_dir():
-        shutil.copytree(notebooks / "lambdas", out / "lambdas", dirs_exist_ok=True)
+    for folder in FOLDERS:
+        if (notebooks / folder).is_dir():
+            shutil.copytree(notebooks / folder, out / folder, dirs_exist_ok=True)
     return done

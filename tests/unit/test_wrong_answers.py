@@ -484,6 +484,64 @@ def wrong_11_3(moto_env) -> Case:
     return (response, busiest, namespace), {}, "60 s apart: ask for Period 300"
 
 
+# ----------------------------------------------------------------------------- 12 capstone
+
+
+def wrong_12_1(embedded_lab) -> Case:
+    """The stack has an alarm, but on the orders queue's depth instead of the dead-letter queue's."""
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True}}
+    template = {
+        "Resources": {
+            "OrdersDeadLetterQueue": queue,
+            "OrdersQueue": queue,
+            "OrdersDeadLetterAlarm": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "Namespace": "AWS/SQS",
+                    "MetricName": "ApproximateNumberOfMessagesVisible",
+                    "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["OrdersQueue", "QueueName"]}}],
+                    "Statistic": "Maximum",
+                    "Period": 60,
+                    "EvaluationPeriods": 1,
+                    "Threshold": 0,
+                    "ComparisonOperator": "GreaterThanThreshold",
+                },
+            },
+        },
+        "Outputs": {"DeadLetterQueueName": {"Value": {"Fn::GetAtt": ["OrdersDeadLetterQueue", "QueueName"]}}},
+    }
+    name = f"labkit-12-orders-{_suffix()}"
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1})
+    return (name,), {}, "its QueueName dimension is"
+
+
+def wrong_12_2(embedded_lab, tmp_path) -> Case:
+    """The lesson's stack, deployed with a store() whose update_item has no ConditionExpression."""
+    from labkit.lessons.l12_capstone import code_package
+
+    capstone = NOTEBOOKS / "capstone"
+    suffix, work = _suffix(), tmp_path
+    store = (capstone / "store.py").read_text()
+    (work / "store.py").write_text(store.replace('ConditionExpression="attribute_not_exists(seq) OR seq < :seq",', ""))
+    package, key = code_package(capstone / "orders.py", work / "store.py")
+    s3, cloudformation = boto3.client("s3"), boto3.client("cloudformation")
+    s3.create_bucket(Bucket=f"labkit-12-artifacts-{suffix}")
+    s3.put_object(Bucket=f"labkit-12-artifacts-{suffix}", Key=key, Body=package)
+    name = f"labkit-12-orders-{suffix}"
+    values = {"Suffix": suffix, "CodeBucket": f"labkit-12-artifacts-{suffix}", "CodeKey": key}
+    cloudformation.create_stack(
+        StackName=name,
+        TemplateBody=(capstone / "template.yaml").read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1})
+    wait_active(f"labkit-12-consumer-{suffix}", timeout=120, quiet=True)
+    return (name,), {}, "the same event was applied twice"
+
+
 WRONG: dict[str, Callable[..., Case]] = {
     "00.1": wrong_00_1,
     "01.1": wrong_01_1,
@@ -510,6 +568,8 @@ WRONG: dict[str, Callable[..., Case]] = {
     "11.1": wrong_11_1,
     "11.2": wrong_11_2,
     "11.3": wrong_11_3,
+    "12.1": wrong_12_1,
+    "12.2": wrong_12_2,
 }
 
 
