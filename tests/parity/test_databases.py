@@ -153,6 +153,24 @@ def sql_db(rds, lab, unique):
             rds.delete_db_instance(DBInstanceIdentifier=each, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
 
 
+@pytest.mark.parametrize(
+    "bad", [{"DBName": "shop-db"}, {"DBName": "9shop"}, {"MasterUsername": "rdsadmin"}], ids=lambda b: str(b)
+)
+def test_rds_refuses_names_postgres_cannot_take(rds, lab, unique, bad):
+    names = {"MasterUsername": "parity", "DBName": "shop", **bad}
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"labkit-parity-bad-{unique}",
+            Engine="postgres",
+            DBInstanceClass="db.t4g.micro",
+            AllocatedStorage=20,
+            MasterUserPassword=secrets.token_urlsafe(16),
+            Tags=lab.tags,
+            **names,
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
 def test_rds_endpoint_accepts_sql_with_the_master_user(rds, sql_db, lab):
     db_id, password, _ = sql_db
     with _connect(rds, db_id, password, lab) as conn:

@@ -17,10 +17,12 @@ to the database itself:
   ``SkipFinalSnapshot``; then the engine stops and its files go.
 - ``StopDBInstance``/``StartDBInstance``: the engine stops and starts again on the same files.
 - ``ModifyDBInstance`` with ``MasterUserPassword``: the master user's password changes in the engine.
-- MiniStack's reset and its exit stop every engine and remove ``LABKIT_RDS_DIR``.
+- MiniStack's reset and its exit stop every engine and remove every engine's and snapshot's files (a reset keeps
+  the template, which holds no one's data).
 
-When the engine cannot be made, the call fails with ``LabkitEngineFailed`` and a line that says why
-(and MiniStack's record is taken back), never a record that only looks like a database.
+MiniStack's own Docker containers are switched off (``_get_docker``), so a machine with Docker gets the same engine,
+and nothing is pulled. When the engine cannot be made, the call fails with ``LabkitEngineFailed`` and a line that
+says why (and MiniStack's record is taken back), never a record that only looks like a database.
 """
 
 from __future__ import annotations
@@ -117,6 +119,9 @@ def install(rds: Any, rds_dir: Path) -> Engines:
     from ministack.core.responses import get_account_id, get_region
 
     engines = Engines(rds_dir)
+    # MiniStack would start (and first pull) a Docker container per instance where a Docker engine answers;
+    # here the engine is always labkit's, so a laptop with Docker behaves as one without, offline.
+    rds._get_docker = lambda: None
     actions = rds._ACTION_MAP
     original = dict(actions)
     p = rds._p
