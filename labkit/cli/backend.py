@@ -20,19 +20,22 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     """Stop everything labkit started, whichever backend is chosen; first say which notebooks lose it."""
-    for line in connected_warning():
-        print(line)
+    for backend in backends.BACKENDS.values():
+        for line in connected_warning(backend):
+            print(line)
     for backend in backends.BACKENDS.values():
         for line in backend.down():
             print(line)
     return 0
 
 
-def connected_warning(wiped: bool = False) -> list[str]:
-    """What `labkit down` (or, ``wiped``, `labkit reset`) tells about the notebook kernels still connected."""
-    kernels = session.connected_kernels("embedded")
-    run = backends.BACKENDS["embedded"].run()
-    if not kernels or run is None or not run.servers:  # nothing of ours runs: nothing for them to lose
+def connected_warning(backend: backends.Backend, *, wiped: bool = False) -> list[str]:
+    """What `labkit down` (or, ``wiped``, `labkit reset`) tells about the notebook kernels connected to ``backend``."""
+    run = backend.run()
+    if run is None or not run.servers:  # not one labkit runs, or nothing of it runs: nothing for them to lose
+        return []
+    kernels = session.connected_kernels(backend.name)
+    if not kernels:
         return []
     count = f"{len(kernels)} notebook kernel{'s are' if len(kernels) != 1 else ' is'}"
     lost = (
@@ -41,7 +44,8 @@ def connected_warning(wiped: bool = False) -> list[str]:
         else "what their lessons made goes with it, and their running workers stop at their next call; "
         "after `labkit up`, run those lessons from the top"
     )
-    return [f"warning: {count} still connected to the embedded backend: {', '.join(map(str, kernels))}", f"  {lost}"]
+    where = f"the {backend.name} backend"
+    return [f"warning: {count} still connected to {where}: {', '.join(map(str, kernels))}", f"  {lost}"]
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -76,7 +80,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     backend = backends.get(args.backend)
-    warning = connected_warning(wiped=True) if backend.name == "embedded" else []
+    warning = connected_warning(backend, wiped=True)
     took = backend.reset()
     for line in warning if took is not None else []:
         print(line)
