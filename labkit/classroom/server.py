@@ -237,6 +237,14 @@ def serve_ministack(secret: bytes, roster: str, sandboxed: bool) -> None:
         await send({"type": "http.response.body", "body": body})
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # a presigned connect URL names an account too: checked the same
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+            query = scope.get("query_string", b"").decode("latin-1")
+            raw = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope.get("path", "")
+            if checks.is_signed(headers, query) and checks.refusal("GET", raw, query, headers, b"", keys):
+                await receive()  # websocket.connect
+                await send({"type": "websocket.close", "code": 1008})
+                return
         if scope["type"] != "http":
             await inner(scope, receive, send)
             return
@@ -259,7 +267,7 @@ def serve_ministack(secret: bytes, roster: str, sandboxed: bool) -> None:
             return await reply(send, 403, {"error": "classroom mode: admin pages need the instructor's token"})
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
         query = scope.get("query_string", b"").decode("latin-1")
-        signed = "authorization" in headers or "X-Amz-Credential" in query or "AWSAccessKeyId=" in query
+        signed = checks.is_signed(headers, query)
         if not signed and scope["method"] in ("GET", "HEAD") and "Action=" not in query:
             await inner(scope, receive, send)  # anonymous: the server's default account
             return
@@ -360,7 +368,7 @@ def serve_moto(host: str, port: int, secret: bytes, roster: str) -> None:
             if environ.get(name):
                 headers[name.replace("_", "-").lower()] = environ[name]
         query = environ.get("QUERY_STRING", "")
-        if "authorization" in headers or "X-Amz-Credential" in query or "AWSAccessKeyId=" in query:
+        if checks.is_signed(headers, query):
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)

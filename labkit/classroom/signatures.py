@@ -80,20 +80,35 @@ class Keys:
         return key_id in self._secrets
 
 
+QUERY_AUTH = {"x-amz-credential", "x-amz-signature", "x-amz-algorithm", "x-amz-signedheaders", "awsaccesskeyid"}
+
+
+def is_signed(headers: Mapping[str, str], query: str) -> bool:
+    """Whether a request claims any identity (a header, or query parameters in any letter case).
+
+    MiniStack reads ``x-amz-credential`` as well as ``X-Amz-Credential``: a request that names a
+    credential in any case is checked, never passed on as anonymous."""
+    if "authorization" in {k.lower() for k in headers}:
+        return True
+    return any(name.lower() in QUERY_AUTH for name in parse_qs(query, keep_blank_values=True))
+
+
 def refusal(
     method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes, keys: Keys
 ) -> tuple[str, str, str] | None:
     """None if the request is unsigned or signed with the right secret; else (code, message, key id)."""
     params = parse_qs(query, keep_blank_values=True)
-    presigned = "X-Amz-Credential" in params or "X-Amz-Signature" in params
+    names = {name.lower() for name in params}
+    presigned = bool(names & {"x-amz-credential", "x-amz-signature"})
     authorization = headers.get("authorization", "")
     if not authorization and not presigned:
-        if "AWSAccessKeyId" in params or "Signature" in params:
+        if "awsaccesskeyid" in names or "signature" in names:
             return "AccessDenied", "the room accepts only Signature Version 4 (AWS4-HMAC-SHA256)", ""
         return None
     if authorization and not authorization.startswith(ALGORITHM + " "):
         return "IncompleteSignature", "the room accepts only Signature Version 4 (AWS4-HMAC-SHA256)", ""
-    if presigned and not authorization and params.get("X-Amz-Algorithm", [""])[0] != ALGORITHM:
+    algorithm = [v for k, v in params.items() if k.lower() == "x-amz-algorithm"]
+    if presigned and not authorization and (algorithm[0][0] if algorithm else "") != ALGORITHM:
         return "AuthorizationQueryParametersError", "the room accepts only X-Amz-Algorithm=AWS4-HMAC-SHA256", ""
     signature = sigv4.parse_header_signature(headers) if authorization else sigv4.parse_query_signature(params)
     if isinstance(signature, tuple):

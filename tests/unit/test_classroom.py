@@ -307,6 +307,7 @@ def test_status_reports_the_room(room, capsys):
     assert cli.main(["classroom", "status", "--detail"]) == 0
     out = capsys.readouterr().out
     assert "ministack" in out and "moto" in out and "roster: 2 learners" in out
+    assert "learners' Lambda code: in a bubblewrap sandbox" in out
     assert re.search(r"ben\s+queues \d+\s+buckets \d+", out)
 
 

@@ -224,7 +224,7 @@ def test_the_token_is_in_no_servers_environment(room):
                 assert the_room.token not in " ".join(each.cmdline())
 
 
-@pytest.mark.parametrize("service", ["sqs", "s3", "sts", "dynamodb", "lambda", "ec2", "autoscaling"])
+@pytest.mark.parametrize("service", ["sqs", "s3", "sts", "dynamodb", "lambda", "cloudwatch", "ec2", "autoscaling"])
 def test_a_wrong_secret_is_refused_on_both_servers(room, service):
     the_room, learners, _ = room
     impostor = classroom.Learner("x", learners["ben"].access_key_id, "wrong-secret")
@@ -234,6 +234,7 @@ def test_a_wrong_secret_is_refused_on_both_servers(room, service):
         "sts": lambda c: c.get_caller_identity(),
         "dynamodb": lambda c: c.list_tables(),
         "lambda": lambda c: c.list_functions(),
+        "cloudwatch": lambda c: c.list_metrics(),
         "ec2": lambda c: c.describe_instances(),
         "autoscaling": lambda c: c.describe_auto_scaling_groups(),
     }[service]
@@ -288,7 +289,10 @@ def test_an_unsigned_api_call_is_refused_and_a_presigned_url_works(room):
         "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60
     )
     assert "AWSAccessKeyId=" in sigv2  # Signature Version 2, which the room cannot check: refused
-    for bad in (forged, sigv2):
+    # MiniStack reads x-amz-credential as well: a credential in any letter case is checked, never anonymous.
+    lower = forged.replace("X-Amz-", "x-amz-")
+    mixed = forged.replace("X-Amz-Credential", "X-AMZ-CREDENTIAL")
+    for bad in (forged, sigv2, lower, mixed):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(bad, timeout=5)
         assert err.value.code == 403, bad
