@@ -62,7 +62,7 @@ def instances_dir(home: Path) -> Path:
     return home / "instances"
 
 
-def ebs_dir(home: Path) -> Path:
+def ebs_dir(home: Path) -> Path:  # volumes/<vol-id>, snapshots/<snap-id>
     return home / "ebs"
 
 
@@ -190,6 +190,7 @@ class Runner:
         self.env = dict(env)  # what every instance's processes get (SDK endpoints, region, PATH)
         self.imds_url = imds_url.rstrip("/")
         self.records: dict[str, Record] = {}
+        self.folders: set[str] = set()  # ids with a folder (attached once); moto's ~1,300 image volumes have none
         self.lock = threading.RLock()
 
     # where things are
@@ -207,6 +208,7 @@ class Runner:
     def volume(self, volume_id: str) -> Path:
         path = ebs_dir(self.home) / "volumes" / volume_id
         path.mkdir(parents=True, exist_ok=True)
+        self.folders.add(volume_id)
         return path
 
     def snapshot(self, snapshot_id: str) -> Path:
@@ -247,8 +249,7 @@ class Runner:
             record = self.records.get(instance_id)
             if record is None:
                 return
-            if record.pid:
-                end_group(record.pid, self.dir(instance_id))
+            if record.pid and end_group(record.pid, self.dir(instance_id)):
                 self._log(instance_id, f"[labkit] instance {state}: its processes ended")
             record.pid, record.state = None, state
             self._save(record)
@@ -269,12 +270,13 @@ class Runner:
         """Every instance's processes end and every file goes (moto reset, moto exiting)."""
         with self.lock:
             for record in self.records.values():  # all at once first, so N instances take one grace period
-                if record.pid:
+                if record.pid and group_alive(record.pid, self.dir(record.instance_id)):
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(record.pid, signal.SIGTERM)
             for instance_id in list(self.records):
                 self.terminate(instance_id)
             sweep(self.home)
+            self.folders.clear()
 
     # EBS
     def attach(self, instance_id: str, volume_id: str, device: str) -> None:
@@ -297,25 +299,24 @@ class Runner:
             record.devices.pop(device, None)
             self._save(record)
 
-    # A volume's or snapshot's folder exists only once an instance has had the volume attached: moto makes a
-    # volume and a snapshot for each of its ~1,300 built-in images, and those stay records.
     def take_snapshot(self, volume_id: str, snapshot_id: str) -> None:
-        source = ebs_dir(self.home) / "volumes" / volume_id
-        if source.is_dir():
-            shutil.copytree(source, self.snapshot(snapshot_id), symlinks=True, dirs_exist_ok=True)
+        if volume_id in self.folders:
+            shutil.copytree(self.volume(volume_id), self.snapshot(snapshot_id), symlinks=True, dirs_exist_ok=True)
+            self.folders.add(snapshot_id)
 
     def restore(self, snapshot_id: str, volume_id: str) -> None:
-        source = self.snapshot(snapshot_id)
-        if source.is_dir():
-            shutil.copytree(source, self.volume(volume_id), symlinks=True, dirs_exist_ok=True)
+        if snapshot_id in self.folders:
+            shutil.copytree(self.snapshot(snapshot_id), self.volume(volume_id), symlinks=True, dirs_exist_ok=True)
 
     def delete_volume(self, volume_id: str) -> None:
-        if (path := ebs_dir(self.home) / "volumes" / volume_id).exists():
-            shutil.rmtree(path, ignore_errors=True)
+        if volume_id in self.folders:
+            self.folders.discard(volume_id)
+            shutil.rmtree(ebs_dir(self.home) / "volumes" / volume_id, ignore_errors=True)
 
     def delete_snapshot(self, snapshot_id: str) -> None:
-        if (path := self.snapshot(snapshot_id)).exists():
-            shutil.rmtree(path, ignore_errors=True)
+        if snapshot_id in self.folders:
+            self.folders.discard(snapshot_id)
+            shutil.rmtree(self.snapshot(snapshot_id), ignore_errors=True)
 
     # console
     def console(self, instance_id: str) -> str | None:
