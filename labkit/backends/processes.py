@@ -68,11 +68,15 @@ def handle(pid: int) -> psutil.Process | None:
 
 
 def exited(process: psutil.Process | None) -> bool:
-    """True once ``process`` has really exited: gone, replaced by another with its pid, or a zombie."""
+    """True once ``process`` has really exited: gone (or its pid reused), or a zombie another process
+    will collect. A child of this process counts only once it is collected (``servers.reap``): its main
+    thread can be a zombie while its other threads still run, and it still holds its ports then."""
     if process is None:
         return True
     try:
-        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+        if not process.is_running():
+            return True
+        return process.status() == psutil.STATUS_ZOMBIE and process.ppid() != os.getpid()
     except (psutil.Error, OSError):
         return True
 

@@ -220,8 +220,7 @@ def udp_port_is_free(port: int, host: str = LOOPBACK) -> bool:
 
 
 def is_alive(pid: int, *markers: str) -> bool:
-    """True if ``pid`` is still running and its command line holds every marker. Not an identity (another
-    LABKIT_HOME runs the same command lines): decide whether a recorded server is ours with ``is_running``."""
+    """True if ``pid`` runs with every marker in its command line: not an identity (use ``is_running``)."""
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
@@ -368,14 +367,11 @@ def terminate(
     sweep: bool = False,
     sweep_exited: bool = False,
 ) -> list[str]:
-    """Stop the servers' process groups: SIGTERM, then SIGKILL after ``timeout``. Returns the names of
-    those that were running. ``alive(server)`` tells whether a recorded pid is still that server (asked
-    once, before any signal); then each is waited for until it has really exited (gone, or a zombie),
-    not merely until it stops looking like itself. ``sweep`` also SIGKILLs whatever is left in the group
-    of each server that was running (its workers) once it is gone; ``sweep_exited`` also the groups of
-    those that had already exited, for a caller that knows they were its own (it holds their ``Popen``):
-    a record that ``alive`` refused may name another home's server, whose group is never touched.
-    """
+    """Stop the servers' process groups: SIGTERM, then SIGKILL after ``timeout``; return the names of those
+    that ran. ``alive(server)`` (asked once, before any signal) says if a record is still that server; each
+    is then waited for until it has really exited (``processes.exited``). ``sweep`` SIGKILLs what is left in
+    the group of each that ran (workers); ``sweep_exited`` also of those already gone, for a caller that
+    holds their ``Popen`` (a record ``alive`` refused may name another home's server: never touched)."""
     servers = list(servers)
     stopped, signalled = [], []
     for server in servers:
@@ -393,6 +389,7 @@ def terminate(
             _signal(server.pid, signal.SIGKILL)
             kill_deadline = time.monotonic() + 2
             while not processes.exited(handle) and time.monotonic() < kill_deadline:
+                reap(server.pid)
                 time.sleep(0.02)
     ran = {id(server) for server, _ in signalled}
     for server in servers:
