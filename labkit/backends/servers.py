@@ -22,7 +22,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,10 +33,14 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from labkit.backends import processes, proxies
+from labkit.backends.ports import LOOPBACK as LOOPBACK  # the port helpers live in ports.py; callers use either
+from labkit.backends.ports import bind_error as bind_error
+from labkit.backends.ports import free_port as free_port
+from labkit.backends.ports import port_is_free as port_is_free
+from labkit.backends.ports import udp_port_is_free as udp_port_is_free
 from labkit.errors import BackendFailedToStart, BackendNotInstalled
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LOOPBACK = "127.0.0.1"
 # What a server must not inherit from the learner: endpoint settings and credentials.
 SCRUBBED = ("AWS_", "LABKIT_")
 
@@ -177,43 +180,6 @@ def spawn(
 
 
 # --- ports ------------------------------------------------------------------------------
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A port nothing listens on now, chosen by the kernel."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def bind_error(host: str, port: int, *, reuse_address: bool = False) -> int | None:
-    """None if ``host:port`` can be listened on, else the errno (-1 when the OS gave none)."""
-    with socket.socket() as s:
-        if reuse_address:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as err:
-            return err.errno or -1
-        return None
-
-
-def port_is_free(port: int, host: str = LOOPBACK) -> bool:
-    """True if a server could listen on ``host:port`` now. MiniStack and moto (werkzeug) both listen with
-    ``SO_REUSEADDR``, so this binds with it too: connections of a stopped server left in TIME_WAIT do
-    not hold the port for them, and must not make it look taken."""
-    return bind_error(host, port, reuse_address=True) is None
-
-
-def udp_port_is_free(port: int, host: str = LOOPBACK) -> bool:
-    """True if a UDP socket can be bound to ``host:port`` (a DNS server needs UDP and TCP)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 # --- health -----------------------------------------------------------------------------
