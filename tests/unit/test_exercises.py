@@ -89,8 +89,8 @@ def test_registry_matches_each_lessons_tag_title_and_names():
 
 
 def test_a_lesson_that_does_not_exist_is_refused():
-    with pytest.raises(ValueError, match="no lesson '12'"):
-        exercises.run_all("12")
+    with pytest.raises(ValueError, match="no lesson '99'"):
+        exercises.run_all("99")
     assert [x.number for x in lessons(["4", "04-sqs-standard-vs-fifo", 0])] == ["04", "04", "00"]
 
 
