@@ -34,7 +34,6 @@ import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -320,19 +319,6 @@ def key_of_headers(headers: MutableMapping[str, str], query: str) -> str:
     return key_of({"HTTP_AUTHORIZATION": headers.get("authorization", ""), "QUERY_STRING": query})
 
 
-def _refuse_instances() -> None:
-    """Learners' instances never run here (it is the instructor's machine): their console output says so
-    (``labkit/backends/embedded/instance_hooks.py``, loaded by path like this file)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "backends" / "embedded" / "instance_hooks.py"
-    spec = importlib.util.spec_from_file_location("labkit_instance_hooks", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.refuse()
-
-
 def serve_moto(host: str, port: int, secret: bytes, roster: str) -> None:
     import io
     import signal
@@ -344,7 +330,7 @@ def serve_moto(host: str, port: int, secret: bytes, roster: str) -> None:
     checks = signatures()
     keys = checks.Keys(roster)
     inner = DomainDispatcherApplication(create_backend_app)
-    _refuse_instances()
+    _load("labkit_instance_hooks", "backends", "embedded", "instance_hooks.py").refuse()  # no user data runs here
 
     def reply(start_response: StartResponse, status: str, doc: dict[str, Any]) -> Iterable[bytes]:
         body = json.dumps(doc).encode()
