@@ -544,7 +544,7 @@ def test_the_name_rule_stands_in_only_for_a_missing_tag_call_on_an_emulator(moto
     assert bool(boto3.client("glacier").list_vaults()["VaultList"]) is not found
 
 
-def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(moto_env, monkeypatch, capsys):
+def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(moto_env, monkeypatch, capfd):
     monkeypatch.setenv("LABKIT_BACKEND", "aws")
     monkeypatch.setenv("LABKIT_ALLOW_REAL_AWS", "1")
     sqs = boto3.client("sqs")
@@ -552,9 +552,9 @@ def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(moto_env,
     queues = lambda: {u.rsplit("/", 1)[-1] for u in sqs.list_queues().get("QueueUrls", [])}  # noqa: E731
     monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))  # not a terminal: no prompt, so no
     assert cli.main(["cleanup", "--lesson", LESSON]) == 1
-    out = capsys.readouterr().out
-    assert "labkit-03-real" in out and "nothing deleted: run again with --yes" in out
+    out, err = capfd.readouterr()
+    assert "labkit-03-real" in out and "nothing deleted: run again with --yes" in out, err
     assert queues() == {"labkit-03-real"}
     assert cli.main(["cleanup", "--lesson", LESSON, "--yes"]) == 0
     assert queues() == set()
-    assert "123456789012" not in capsys.readouterr().out  # no account id printed
+    assert "123456789012" not in capfd.readouterr().out  # no account id printed
