@@ -547,6 +547,9 @@ def test_the_name_rule_stands_in_only_for_a_missing_tag_call_on_an_emulator(moto
 def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(moto_env, monkeypatch, capfd):
     monkeypatch.setenv("LABKIT_BACKEND", "aws")
     monkeypatch.setenv("LABKIT_ALLOW_REAL_AWS", "1")
+    # The session's own connect() named the keys it set (LABKIT_MANAGED_ENV); switching to AWS drops
+    # those, so without this the moto keys above would go and STS would find no credentials.
+    monkeypatch.delenv("LABKIT_MANAGED_ENV", raising=False)
     sqs = boto3.client("sqs")
     sqs.create_queue(QueueName="labkit-03-real", tags={TAG_KEY: LESSON})
     queues = lambda: {u.rsplit("/", 1)[-1] for u in sqs.list_queues().get("QueueUrls", [])}  # noqa: E731
