@@ -60,15 +60,21 @@ def stack(lab, unique):
         cloudformation.delete_stack(StackName=name)
 
 
-def test_a_change_set_previews_then_applies_a_parameter_change(stack):
+def test_a_change_set_previews_then_applies_a_parameter_change(lab, stack):
     cloudformation, sqs = boto3.client("cloudformation"), boto3.client("sqs")
     name, outputs = stack
-    cloudformation.create_change_set(
-        StackName=name,
-        ChangeSetName="visibility-9",
-        UsePreviousTemplate=True,
-        Parameters=[{"ParameterKey": "Visibility", "ParameterValue": "9"}],
-    )
+    try:
+        cloudformation.create_change_set(
+            StackName=name,
+            ChangeSetName="visibility-9",
+            UsePreviousTemplate=True,  # as lesson 12 does
+            Parameters=[{"ParameterKey": "Visibility", "ParameterValue": "9"}],
+        )
+    except cloudformation.exceptions.ClientError as err:
+        if lab.backend in ("embedded", "aws"):
+            raise
+        # LocalStack 4.14: "Specify exactly one of 'TemplateBody' or 'TemplateUrl'"
+        pytest.skip(f"UsePreviousTemplate in a change set: {lab.backend} refuses it ({err}); lesson 12 is not for it")
     cloudformation.get_waiter("change_set_create_complete").wait(
         StackName=name, ChangeSetName="visibility-9", WaiterConfig={"Delay": 1}
     )
@@ -86,7 +92,11 @@ def test_a_change_set_previews_then_applies_a_parameter_change(stack):
 
 def test_stack_tags_reach_the_queue_and_on_aws_the_bucket(lab, stack):
     _, outputs = stack
-    assert boto3.client("sqs").list_queue_tags(QueueUrl=outputs["Queue"])["Tags"]["labkit:lesson"] == "12-capstone"
+    queue_tags = boto3.client("sqs").list_queue_tags(QueueUrl=outputs["Queue"]).get("Tags", {})
+    if lab.backend not in ("embedded", "aws"):
+        # LocalStack 4.14 passes no stack tags to the queue
+        pytest.skip(f"stack tags on resources: {lab.backend} gives the queue {queue_tags}; lesson 12 is not for it")
+    assert queue_tags["labkit:lesson"] == "12-capstone"
     s3 = boto3.client("s3")
     try:
         tags = s3.get_bucket_tagging(Bucket=outputs["Bucket"])["TagSet"]
