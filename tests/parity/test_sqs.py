@@ -208,28 +208,6 @@ def test_without_redrive_policy_a_poison_message_is_received_again_and_again(sqs
     assert counts == [1, 2, 3, 4]
 
 
-def test_message_move_task_or_report_missing(sqs, made, unique):
-    """Where StartMessageMoveTask exists it moves DLQ messages back; otherwise the backend says so with an error."""
-    dlq = _create(sqs, made, f"parity-mdlq-{unique}")
-    source = _create(
-        sqs,
-        made,
-        f"parity-msrc-{unique}",
-        RedrivePolicy=json.dumps({"deadLetterTargetArn": _arn(sqs, dlq), "maxReceiveCount": "1"}),
-    )
-    sqs.send_message(QueueUrl=dlq, MessageBody="back home")
-    try:
-        sqs.start_message_move_task(SourceArn=_arn(sqs, dlq), DestinationArn=_arn(sqs, source))
-    except botocore.exceptions.ClientError as err:
-        pytest.skip(
-            f"this backend has no StartMessageMoveTask ({_code(err)}); lesson 05 falls back to receive → send → delete"
-        )
-    deadline = time.monotonic() + 60
-    while _visible(sqs, source) < 1 and time.monotonic() < deadline:
-        time.sleep(1)
-    assert _visible(sqs, source) == 1
-
-
 # ---------------------------------------------------------------- batches
 
 

@@ -12,7 +12,8 @@ Run by the servers' Python (``.venv-server``; labkit is not installed there, so 
 
 - ``ministack_fixes.py`` / ``moto_fixes.py``: the launchers, with the fixes each server needs;
 - ``dns_server.py`` (Route 53's zones over DNS, with dnslib, on 127.0.0.1) and ``cdn_cache.py`` (CloudFront's
-  cache: Miss/Hit, TTL, invalidation): data planes MiniStack lacks, added in its process by its launcher;
+  cache: Miss/Hit, TTL, invalidation): data planes MiniStack lacks, added in its process by its launcher, as is
+  ``sqs_move_tasks.py`` (DLQ redrive: ``StartMessageMoveTask``, ``ListMessageMoveTasks``, ``CancelMessageMoveTask``);
 - ``rds_actions.py`` + ``rds_engine.py``: a real PostgreSQL behind each RDS ``postgres`` instance (``rds_engine``'s
   records are also read by labkit's Python: ``labkit status`` lists the engines, ``labkit down`` stops any left);
 - ``instance_hooks.py`` → ``instances.py`` + ``imds.py`` (in moto's process): instances that run — user data as a

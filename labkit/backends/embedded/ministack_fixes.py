@@ -5,10 +5,11 @@
 It imports only the standard library and ministack (labkit is not installed there), applies the
 fixes below to MiniStack's CloudWatch module, puts labkit's validating layer (``validating.py``:
 AWS's rules for names, limits and FIFO) in front of MiniStack's app, then runs MiniStack's own
-``main()`` with the settings ``labkit.backends.servers.ministack_env`` gives it. Three data planes MiniStack
-lacks are added in this process, each in a module of its own (loaded by path like ``validating.py``):
+``main()`` with the settings ``labkit.backends.servers.ministack_env`` gives it. What MiniStack lacks is added
+in this process, each in a module of its own (loaded by path like ``validating.py``):
 ``dns_server.py`` answers Route 53's zones over DNS on 127.0.0.1:``LABKIT_DNS_PORT`` (when set),
-``cdn_cache.py`` makes CloudFront distributions cache (Miss, Hit, TTL, invalidation), and
+``cdn_cache.py`` makes CloudFront distributions cache (Miss, Hit, TTL, invalidation),
+``sqs_move_tasks.py`` redrives dead-letter queues (``StartMessageMoveTask`` and its two siblings), and
 ``rds_actions.py`` gives each RDS ``postgres`` instance a real PostgreSQL (``LABKIT_RDS_DIR``).
 
 1. **Alarms watch their own dimensions.** A metric is namespace + name + dimensions
@@ -272,7 +273,7 @@ def apply() -> None:
 
 
 def sibling(name: str) -> ModuleType:
-    """A module next to this file (``validating``, ``dns_server``, ``cdn_cache``, ``rds_actions``), loaded by path."""
+    """A module next to this file (``validating``, ``dns_server``, ``cdn_cache`` ...), loaded by path."""
     spec = importlib.util.spec_from_file_location(f"labkit_{name}", Path(__file__).with_name(f"{name}.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -287,11 +288,13 @@ def validating_layer() -> ModuleType:
 
 
 def add_data_planes() -> None:
-    """CloudFront's cache, a real PostgreSQL behind each RDS postgres instance (where labkit names the folder),
-    and (with ``LABKIT_DNS_PORT`` set) the DNS server; a port it cannot bind ends the start."""
-    from ministack.services import cloudfront
+    """CloudFront's cache, SQS's DLQ redrive (message move tasks), a real PostgreSQL behind each RDS postgres
+    instance (where labkit names the folder), and (with ``LABKIT_DNS_PORT`` set) the DNS server; a port it cannot
+    bind ends the start."""
+    from ministack.services import cloudfront, sqs
 
     sibling("cdn_cache").install(cloudfront)
+    sibling("sqs_move_tasks").install(sqs)
     rds_dir = os.environ.get("LABKIT_RDS_DIR")
     if rds_dir:
         from ministack.services import rds
