@@ -10,6 +10,8 @@ How resources are found:
 - the service's own describe call with a server-side tag filter for EC2 (instances, volumes,
   snapshots, key pairs, launch templates, security groups, route tables, internet gateways,
   subnets, VPCs) and Auto Scaling groups;
+- ``describe_stacks`` for CloudFormation stacks (each carries its tags), deleted first and awaited
+  (``wait_seconds``), so that what a stack made goes with it (``stacks.py``);
 - the service's own tag calls where the Tagging API does not cover it: IAM roles, users and
   policies, Route 53 hosted zones, CloudFront distributions (global), CloudWatch dashboards,
   Elastic Beanstalk applications, Glacier vaults.
@@ -27,16 +29,16 @@ could carry a tag but does not is never deleted, and one whose tags could not be
 and the like, or any error on real AWS) is left alone and reported, never matched by its name.
 
 Nothing waits long: a CloudFront distribution is disabled and reported "disabled; delete it
-again later"; RDS instances and Auto Scaling groups finish deleting on their own. Only the
-termination of EC2 instances is awaited (``wait_seconds``), because security groups, subnets
-and VPCs cannot go before it.
+again later"; RDS instances and Auto Scaling groups finish deleting on their own. Only the deletion of
+CloudFormation stacks and the termination of EC2 instances are awaited (``wait_seconds``): a stack's
+resources are its to delete, and security groups, subnets and VPCs cannot go before the instances.
 """
 
 from __future__ import annotations
 
 import boto3
 
-from labkit.ops import compute, data, identity, monitoring, network
+from labkit.ops import compute, data, identity, monitoring, network, stacks
 from labkit.ops.report import CleanupReport, Entry
 from labkit.ops.run import Found, Run, Step, plainly, with_retries
 
@@ -45,6 +47,8 @@ __all__ = ["ORDER", "CleanupReport", "Entry", "Found", "Step", "clean_up"]
 # The order of deletion: dependents before what they depend on. Each kind is listed once per run
 # (the mappings' step lists the functions too, so their step reuses that list).
 ORDER: tuple[Step, ...] = (
+    # A stack first, awaited: what it made goes with it.
+    Step(stacks.KIND, stacks.stacks, plainly),
     # Things that act on others first: scaling groups, alarms, mappings.
     Step("auto scaling group", compute.autoscaling_groups, plainly),
     Step("cloudwatch alarm", monitoring.alarms, plainly),

@@ -212,7 +212,7 @@ class Run:
                     continue
                 self.add(FAILED, item.kind, item.name, item.lesson, code_of(err))
                 continue
-            status = PENDING if item.pending or (note or "").startswith("disabled") else DELETED
+            status = PENDING if item.pending or (note or "").startswith(("disabled", "still ")) else DELETED
             self.add(status, item.kind, item.name, item.lesson, note or item.detail)
         return again
 
