@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import time
 
@@ -330,3 +331,41 @@ def test_fifo_source_keeps_order_per_group(runnable, make_function, queues, uniq
     handled = [m["body"] for r in sorted(batches, key=lambda r: r["start"]) for m in r["messages"]]
     for group in ("a", "b"):
         assert [b for b in handled if b.startswith(group)] == [b for b in sent if b.startswith(group)]
+
+
+def test_a_fifo_source_runs_message_groups_in_parallel_and_each_in_order(runnable, make_function, queues, unique):
+    """AWS scales a FIFO source across message groups, up to MaximumConcurrency; never two batches of one group."""
+    name = make_function(f"labkit-parity-fifo-par-{unique}", env={"WORK_SECONDS": "0.4"})
+    url, arn = queues("fifopar", FifoQueue="true", ContentBasedDeduplication="true", VisibilityTimeout="30")
+    sqs = boto3.client("sqs")
+    groups, sent = ("a", "b", "c", "d"), []
+    for step in range(4):
+        for group in groups:
+            sqs.send_message(QueueUrl=url, MessageBody=f"{group}-{step}", MessageGroupId=group)
+            sent.append(f"{group}-{step}")
+    mapping = boto3.client("lambda").create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=name, BatchSize=2, ScalingConfig={"MaximumConcurrency": 3}
+    )
+    queue_name = url.rsplit("/", 1)[-1]
+    try:
+        batches = wait_until(
+            lambda: (
+                (found := records_from(name, queue_name))
+                and sum(len(r["messages"]) for r in found) >= len(sent)
+                and found
+            ),
+            timeout=120,
+            desc="fifo handled",
+        )
+    finally:
+        delete_mapping(mapping["UUID"])
+    handled = [m["body"] for r in sorted(batches, key=lambda r: r["start"]) for m in r["messages"]]
+    assert sorted(handled) == sorted(sent), "every message once"
+    for group in groups:
+        assert [b for b in handled if b.startswith(group)] == [b for b in sent if b.startswith(group)]
+        spans = sorted(
+            (r["start"], r["end"]) for r in batches if any(m["body"].startswith(group) for m in r["messages"])
+        )
+        assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans)), f"group {group} overlapped"
+    peak = max(sum(1 for o in batches if o["start"] <= r["start"] < o["end"]) for r in batches)
+    assert 2 <= peak <= 3, f"peak concurrency {peak}"

@@ -33,6 +33,12 @@ in this process, each in a module of its own (loaded by path like ``validating.p
 4. **RDS instances are real databases.** With ``LABKIT_RDS_DIR`` set, each ``postgres`` instance gets a
    PostgreSQL engine at its endpoint (``rds_actions.py``, ``rds_engine.py``), which MiniStack starts only
    in Docker.
+5. **A FIFO source scales across message groups.** MiniStack 1.5.33 runs one batch at a time for a FIFO queue's
+   event source mapping, because a batch spans groups. Its receive never hands out a message of a group that has
+   one in flight, so two batches in flight never share a group, and order within each group holds. AWS scales a FIFO
+   source up to the number of active message groups, capped by ``MaximumConcurrency``
+   (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html); here it gets the same limit as a
+   standard queue's mapping (``MaximumConcurrency``, else MiniStack's 5, and never above reserved concurrency).
 """
 
 from __future__ import annotations
@@ -205,8 +211,21 @@ def metric_math(queries: list[dict[str, Any]], stat_results: list[dict[str, Any]
     return results
 
 
+def scale_fifo_sources() -> None:
+    """Fix 5: a FIFO queue's mapping may have as many batches in flight as a standard queue's."""
+    from ministack.services import lambda_svc
+
+    own_limit = lambda_svc._sqs_esm_concurrency
+
+    def concurrency(esm: dict, func_rec: dict, config: dict, queue: dict | None = None) -> int:
+        return int(own_limit(esm, func_rec, config, None))  # without the queue: the standard queue's limit
+
+    lambda_svc._sqs_esm_concurrency = concurrency
+
+
 def apply() -> None:
-    """Patch MiniStack's CloudWatch module in this process."""
+    """Patch MiniStack's CloudWatch module in this process, and its FIFO event sources (fix 5)."""
+    scale_fifo_sources()
     from ministack.services import cloudwatch as cw
 
     original_get_metric_data = cw._get_metric_data
