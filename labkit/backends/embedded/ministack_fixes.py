@@ -217,7 +217,7 @@ def scale_fifo_sources() -> None:
 
     own_limit = lambda_svc._sqs_esm_concurrency
 
-    def concurrency(esm: dict, func_rec: dict, config: dict, queue: dict | None = None) -> int:
+    def concurrency(esm: dict[str, Any], func_rec: dict[str, Any], config: dict[str, Any], queue: Any = None) -> int:
         return int(own_limit(esm, func_rec, config, None))  # without the queue: the standard queue's limit
 
     lambda_svc._sqs_esm_concurrency = concurrency
