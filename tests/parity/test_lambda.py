@@ -305,16 +305,15 @@ def test_without_report_the_whole_batch_is_retried(runnable, make_function, queu
     assert all(row["attempts"] >= 2 for row in result.rows if row["body"] in shared)
 
 
-def test_fifo_source_keeps_order_per_group(runnable, make_function, queues, unique):
-    name = make_function(f"labkit-parity-fifo-{unique}", env={"WORK_SECONDS": "0.05"})
-    url, arn = queues("fifo", FifoQueue="true", ContentBasedDeduplication="true")
+def _fifo_run(name: str, url: str, arn: str, groups: tuple[str, ...], **mapping_args) -> tuple[list[str], list[dict]]:
+    """Send 4 messages per group, map the queue to the function, wait until all were handled: (sent, batches)."""
     sqs = boto3.client("sqs")
     sent = []
     for step in range(4):
-        for group in ("a", "b"):
+        for group in groups:
             sqs.send_message(QueueUrl=url, MessageBody=f"{group}-{step}", MessageGroupId=group)
             sent.append(f"{group}-{step}")
-    mapping = boto3.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=3)
+    mapping = boto3.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=name, **mapping_args)
     queue_name = url.rsplit("/", 1)[-1]
     try:
         batches = wait_until(
@@ -328,6 +327,13 @@ def test_fifo_source_keeps_order_per_group(runnable, make_function, queues, uniq
         )
     finally:
         delete_mapping(mapping["UUID"])
+    return sent, batches
+
+
+def test_fifo_source_keeps_order_per_group(runnable, make_function, queues, unique):
+    name = make_function(f"labkit-parity-fifo-{unique}", env={"WORK_SECONDS": "0.05"})
+    url, arn = queues("fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    sent, batches = _fifo_run(name, url, arn, ("a", "b"), BatchSize=3)
     handled = [m["body"] for r in sorted(batches, key=lambda r: r["start"]) for m in r["messages"]]
     for group in ("a", "b"):
         assert [b for b in handled if b.startswith(group)] == [b for b in sent if b.startswith(group)]
@@ -337,28 +343,8 @@ def test_a_fifo_source_runs_message_groups_in_parallel_and_each_in_order(runnabl
     """AWS scales a FIFO source across message groups, up to MaximumConcurrency; never two batches of one group."""
     name = make_function(f"labkit-parity-fifo-par-{unique}", env={"WORK_SECONDS": "0.4"})
     url, arn = queues("fifopar", FifoQueue="true", ContentBasedDeduplication="true", VisibilityTimeout="30")
-    sqs = boto3.client("sqs")
-    groups, sent = ("a", "b", "c", "d"), []
-    for step in range(4):
-        for group in groups:
-            sqs.send_message(QueueUrl=url, MessageBody=f"{group}-{step}", MessageGroupId=group)
-            sent.append(f"{group}-{step}")
-    mapping = boto3.client("lambda").create_event_source_mapping(
-        EventSourceArn=arn, FunctionName=name, BatchSize=2, ScalingConfig={"MaximumConcurrency": 3}
-    )
-    queue_name = url.rsplit("/", 1)[-1]
-    try:
-        batches = wait_until(
-            lambda: (
-                (found := records_from(name, queue_name))
-                and sum(len(r["messages"]) for r in found) >= len(sent)
-                and found
-            ),
-            timeout=120,
-            desc="fifo handled",
-        )
-    finally:
-        delete_mapping(mapping["UUID"])
+    groups = ("a", "b", "c", "d")
+    sent, batches = _fifo_run(name, url, arn, groups, BatchSize=2, ScalingConfig={"MaximumConcurrency": 3})
     handled = [m["body"] for r in sorted(batches, key=lambda r: r["start"]) for m in r["messages"]]
     assert sorted(handled) == sorted(sent), "every message once"
     for group in groups:
