@@ -97,16 +97,28 @@ class Tally:
             key = self._resolve(message)
             self.processed[key] = self.processed.get(key, 0) + 1
 
+    def processed_were(self, message_ids) -> None:
+        """Replace what was processed with an outside record: one MessageId per time a consumer processed it
+        (e.g. the items consumers wrote to a results table), for consumers that run outside this kernel."""
+        with self._lock:
+            self.processed = {}
+            for message_id in message_ids:
+                key = self._key(message_id)
+                self.processed[key] = self.processed.get(key, 0) + 1
+
     def moved(self, old_id: str, new_id: str) -> None:
         with self._lock:
             if old_id != new_id:
                 self._alias[new_id] = old_id
 
-    def reconcile(self, sqs, queues: dict[str, str], *, settle: float = 5.0) -> TallyReport:
+    def reconcile(self, sqs, queues: dict[str, str], *, settle: float = 5.0, processed=None) -> TallyReport:
         """Look in each queue (``{label: url}``) without consuming, and account for every message sent.
 
         Messages in flight cannot be looked at: each queue is given up to ``settle`` seconds for
-        them to become visible again (the demos use short visibility timeouts).
+        them to become visible again (the demos use short visibility timeouts). ``processed``, for
+        consumers outside this kernel, is a function that returns their record (a MessageId per time
+        processed); it is read after the queues, so a message processed while they were looked at is
+        found in one place or the other, never in neither.
         """
         where: dict[str, str] = {}
         for label, url in queues.items():
@@ -118,6 +130,8 @@ class Tally:
                     key = self._resolve(m)
                 if key in self.bodies:
                     where.setdefault(key, label)
+        if processed is not None:
+            self.processed_were(processed())
         with self._lock:
             done = {k for k in self.processed if k in self.bodies}
             # A message both processed and still queued (a duplicate delivery) counts once, as processed.

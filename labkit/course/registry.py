@@ -47,7 +47,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("04", "04-sqs-standard-vs-fifo", "SQS standard vs FIFO", 45),
     Lesson("05", "05-dead-letter-queues", "dead-letter queues", 30),
     Lesson("06", "06-webhooks", "webhooks", 30),
-    Lesson("07", "07-scaling-with-cloudwatch", "scaling with CloudWatch", 55),
+    Lesson("07", "07-scaling-with-cloudwatch", "scaling with CloudWatch", 60),
     Lesson("08", "08-sqs-triggers-lambda", "SQS triggers Lambda", 45),
     Lesson("09", "09-databases", "databases", 35),
     Lesson("10", "10-networking", "networking", 35),

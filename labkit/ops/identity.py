@@ -59,6 +59,9 @@ def iam_roles(run: Run) -> list[Found]:
                 iam.delete_role_policy(RoleName=n, PolicyName=p)
             for profile in paginate(iam, "list_instance_profiles_for_role", "InstanceProfiles", RoleName=n):
                 iam.remove_role_from_instance_profile(InstanceProfileName=profile["InstanceProfileName"], RoleName=n)
+                found = iam.get_instance_profile(InstanceProfileName=profile["InstanceProfileName"])["InstanceProfile"]
+                if run.wanted(tags_of(found.get("Tags"))) is not None:  # the lesson's own profile (07)
+                    iam.delete_instance_profile(InstanceProfileName=profile["InstanceProfileName"])
             iam.delete_role(RoleName=n)
             return (
                 f"{len(attached)} policy attachment(s), {len(inline)} inline polic(ies) first"

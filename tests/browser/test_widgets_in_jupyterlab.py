@@ -95,7 +95,8 @@ def test_scaling_simulator_redraws_when_a_slider_moves(lesson):
 
     nb = lesson("07-scaling-with-cloudwatch.ipynb")
     nb.run_all()
-    # Cell 8: appears within seconds; the live demo (cells 18-22) and the Lambda part run on after it.
+    # The simulator appears within seconds; the live demo (the gauge, the bursts, the mid-job terminate) and the
+    # Lambda part run on after it.
     view = _widget(nb, "SimulatorView()", sliders=8, timeout_s=90)
     image = view.locator("img.widget-image")
     summary = view.locator(".widget-html-content")
@@ -108,7 +109,7 @@ def test_scaling_simulator_redraws_when_a_slider_moves(lesson):
     peak.locator(".noUi-handle").press("ArrowRight")
     expect(peak.locator(".widget-readout")).to_have_text("210")
 
-    # The live pressure gauge (cell 18) redraws while cell 22 waits for the fleet to settle.
+    # The live pressure gauge redraws while the burst cell waits for the fleet to settle.
     gauge = nb.output_of("gauge = PressureGauge(").locator("img.widget-image")
     gauge_src, _ = _shown_png(gauge, timeout_s=90)
     expect(gauge).not_to_have_attribute("src", gauge_src, timeout=60 * MS)

@@ -67,3 +67,50 @@ def test_user_data_once_per_boot_scripts_every_boot_and_its_own_id(ec2):
         assert output.count("user data ran") == 1
     finally:
         ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+# Lesson 07: a group's instances run the launch template's user data (base64 in the template), and boto3
+# inside finds credentials through the metadata service. On EC2 those come only from an instance profile
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html); labkit's metadata
+# service hands every instance the learner's dummy keys, profile or not, as the lesson's box says.
+GROUP_USER_DATA = """#!/bin/sh
+python3 - <<'EOF'
+import boto3
+method = boto3.Session().get_credentials().method
+print("credentials from", method, "account", boto3.client("sts").get_caller_identity()["Account"], flush=True)
+EOF
+sleep 600
+"""
+
+
+def test_a_groups_instances_run_the_templates_user_data_with_credentials_from_the_metadata_service(ec2):
+    import base64
+    import uuid
+
+    autoscaling = boto3.client("autoscaling")
+    name = f"parity-07-{uuid.uuid4().hex[:6]}"
+    image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
+    user_data = base64.b64encode(GROUP_USER_DATA.encode()).decode()
+    ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro", "UserData": user_data},
+    )
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name},
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=2,
+        AvailabilityZones=[zone],
+    )
+    try:
+        group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+        ids = [i["InstanceId"] for i in group["Instances"]]
+        assert len(ids) == 2
+        for instance_id in ids:
+            output = _console_until(ec2, instance_id, "credentials from")
+            assert "credentials from iam-role account" in output, output[-300:]
+    finally:
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+        ec2.delete_launch_template(LaunchTemplateName=name)

@@ -35,7 +35,6 @@ from labkit.cli import backend as cli_backend
 from labkit.errors import BackendRestarted, WorkerFailed
 from labkit.lessons.l04_sqs_standard_vs_fifo.consumers import run_consumers
 from labkit.lessons.l06_webhooks import Background, DeliveryTally
-from labkit.lessons.l07_scaling_with_cloudwatch import Fleet
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 ONE_TRY = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=5)
@@ -150,27 +149,6 @@ def test_lesson_06_worker_whose_delete_fails_is_restarted_reports_it_and_every_e
     assert sorted(counts.values()) == [1] * 5  # each counted once: the one that came back was skipped
     tally = DeliveryTally.of({}, [], processed, worker=worker)
     assert "1 failure, restarted 1 time" in str(tally) and tally.ok
-
-
-def test_lesson_07_fleet_consumer_whose_delete_fails_is_restarted_and_reported(sqs, make_scaling_group):
-    make_scaling_group("g-faults", max_size=2)
-    url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
-    tally = Tally()
-    _send(sqs, url, tally, 30)
-    flaky = FailingDeletes(sqs, fail={1})
-    scope = lesson_definitions(
-        "07-scaling-with-cloudwatch.ipynb", "consume", boto3=SimpleNamespace(client=lambda service: flaky)
-    )
-    fleet = Fleet("g-faults", url, scope["consume"], tally.done, boot_s=0, restart_after_s=0.1).start()
-    try:
-        assert _wait_for(lambda: fleet.errors and sum(_depth(sqs, url)) == 0, timeout=20), fleet.summary()
-    finally:
-        fleet.stop()
-    [error] = fleet.errors
-    assert error.startswith("i-") and "InternalError" in error and fleet.restarts == 1 and not fleet.down
-    assert "1 failure" in fleet.summary()
-    report = tally.reconcile(sqs, {"work": url})
-    assert report.ok and report.processed == 30  # the batch whose delete failed came back and was done again
 
 
 def _depth(sqs, url: str) -> tuple[int, int]:

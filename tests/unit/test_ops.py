@@ -561,3 +561,16 @@ def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(moto_env,
     assert cli.main(["cleanup", "--lesson", LESSON, "--yes"]) == 0
     assert queues() == set()
     assert "123456789012" not in capfd.readouterr().out  # no account id printed
+
+
+def test_a_tagged_role_goes_with_its_tagged_instance_profile_and_an_untagged_profile_stays(moto_env):
+    """Lesson 07's instances get their role through an instance profile the lesson tags: cleanup deletes both."""
+    iam = boto3.client("iam")
+    iam.create_role(RoleName="labkit-07-consumer", AssumeRolePolicyDocument=TRUST, Tags=_tags("07-x"))
+    for name, tags in (("labkit-07-consumer", _tags("07-x")), ("someone-elses", [])):
+        iam.create_instance_profile(InstanceProfileName=name, **({"Tags": tags} if tags else {}))
+        iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName="labkit-07-consumer")
+    clean_up(wait_seconds=5)
+    profiles = {p["InstanceProfileName"]: p["Roles"] for p in iam.list_instance_profiles()["InstanceProfiles"]}
+    assert profiles == {"someone-elses": []}
+    assert "labkit-07-consumer" not in {r["RoleName"] for r in iam.list_roles()["Roles"]}

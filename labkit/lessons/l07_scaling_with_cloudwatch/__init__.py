@@ -1,11 +1,11 @@
-"""Lesson 07 · scaling with CloudWatch: the simulator, the fleet of consumers on a real Auto Scaling
-group, the pressure gauge (CloudWatch metrics), the checks and the questions.
+"""Lesson 07 · scaling with CloudWatch: the simulator, the live run's sampler (the consumers are the
+Auto Scaling group's instances, running the launch template's user data), the pressure gauge
+(CloudWatch metrics), the checks and the questions.
 
 A notebook imports what it uses from here: ``from labkit.lessons.l07_scaling_with_cloudwatch import checks, ...``.
 """
 
 from labkit.lessons.l07_scaling_with_cloudwatch import checks
-from labkit.lessons.l07_scaling_with_cloudwatch.fleet import Fleet
 from labkit.lessons.l07_scaling_with_cloudwatch.history import PressureHistory
 from labkit.lessons.l07_scaling_with_cloudwatch.live import LiveRun
 from labkit.lessons.l07_scaling_with_cloudwatch.pressure import PressureGauge, draw_history
@@ -26,7 +26,6 @@ __all__ = [
     "DAY",
     "MINUTE",
     "DayChart",
-    "Fleet",
     "LiveRun",
     "PressureGauge",
     "PressureHistory",

@@ -1,7 +1,9 @@
 """What a live scaling run looked like, sampled twice a second (a plain state object, no widgets).
 
 The queue and group numbers are CloudWatch's (the AWS/SQS and AWS/AutoScaling metrics, read with
-``get_metric_data``); ``working`` and ``booting`` are the fleet's consumers in this kernel.
+``get_metric_data``); ``working`` and ``booting`` are the group's instances InService and Pending as
+``describe_auto_scaling_groups`` lists them (each one a consumer: it runs the launch template's user data);
+``processed`` is what the consumers recorded, or None when the run does not count it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ class PressureHistory:
     in_flight: list[float] = field(default_factory=list)  # AWS/SQS ApproximateNumberOfMessagesNotVisible
     desired: list[float] = field(default_factory=list)  # AWS/AutoScaling GroupDesiredCapacity
     in_service: list[float] = field(default_factory=list)  # AWS/AutoScaling GroupInServiceInstances
-    working: list[int] = field(default_factory=list)  # instances whose consumer runs
-    booting: list[int] = field(default_factory=list)
-    processed: list[int] = field(default_factory=list)
+    working: list[int] = field(default_factory=list)  # instances InService: each runs the consumer
+    booting: list[int] = field(default_factory=list)  # instances Pending
+    processed: list[int | None] = field(default_factory=list)
 
     def add(self, t, visible, in_flight, desired, in_service, working, booting, processed) -> None:
         for name, value in zip(
@@ -50,6 +52,7 @@ class PressureHistory:
             return "no samples yet"
         return (
             f"t={self.t[-1]:.0f}s: {self.visible[-1]:,.0f} visible, {self.in_flight[-1]:,.0f} in flight, "
-            f"desired {self.desired[-1]:.0f}, {self.working[-1]} instances working (+{self.booting[-1]} booting), "
-            f"peak {max(self.visible):,.0f} visible, {self.processed[-1]:,} processed"
+            f"desired {self.desired[-1]:.0f}, {self.working[-1]} instances in service (+{self.booting[-1]} pending), "
+            f"peak {max(self.visible):,.0f} visible"
+            + (f", {self.processed[-1]:,} processed" if self.processed[-1] is not None else "")
         )

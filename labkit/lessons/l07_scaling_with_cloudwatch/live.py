@@ -1,12 +1,14 @@
-"""A live scaling run: the fleet's consumers, and a sampler that reads the queue and the group from CloudWatch.
+"""A live scaling run, watched: a sampler that reads the queue and the group from CloudWatch.
 
-``LiveRun`` starts what the lesson does not teach but needs running: the fleet (one consumer thread
-per InService instance, running the lesson's own consumer) and a sampler that reads, twice a second,
-the metrics the alarms and policies act on (``get_metric_data``: AWS/SQS visible and not visible
-messages, AWS/AutoScaling desired and in-service capacity) into a ``PressureHistory`` for the gauge.
-It publishes nothing and scales nothing: the backend's CloudWatch and Auto Scaling do. A read that
-fails goes into the fleet's ``errors`` (its ``summary()`` line), and the sampler stops when the backend
-was stopped or restarted under it.
+The consumers are not here: each instance of the group runs the launch template's user data (on the
+embedded backend a process group per instance, ``labkit.backends.embedded.instances``). ``LiveRun``
+starts only what the lesson needs to *watch* them: one sampler thread that reads, twice a second, the
+metrics the alarms and policies act on (``get_metric_data``: AWS/SQS visible and not visible messages,
+AWS/AutoScaling desired and in-service capacity), and the group's instances by lifecycle state
+(``describe_auto_scaling_groups``: InService, and Pending ones still booting), into a
+``PressureHistory`` for the gauge. It publishes nothing, consumes nothing and scales nothing. A read
+that fails goes into ``errors`` (its ``summary()`` line), and the sampler stops when the backend was
+stopped or restarted under it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import boto3
 import botocore.exceptions
 
 from labkit import session
-from labkit.lessons.l07_scaling_with_cloudwatch.fleet import Fleet
 from labkit.lessons.l07_scaling_with_cloudwatch.history import PressureHistory
 
 
@@ -40,6 +41,13 @@ def metric_queries(queue_name: str, group: str, period: int) -> list[dict]:
     ]
 
 
+def group_counts(autoscaling, group: str) -> tuple[int, int]:
+    """(InService instances, Pending ones) of the group, as Auto Scaling lists them."""
+    found = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    states = [i["LifecycleState"] for i in (found[0]["Instances"] if found else [])]
+    return states.count("InService"), sum(1 for s in states if s.startswith("Pending"))
+
+
 def latest(results: list[dict]) -> dict[str, float]:
     """Each result's newest value (GetMetricData may list them newest or oldest first)."""
     out = {}
@@ -55,13 +63,13 @@ class LiveRun:
         self,
         queue_name: str,
         group: str,
-        fleet: Fleet,
         *,
-        processed: Callable[[], int],
+        processed: Callable[[], int] | None = None,
         period: int = 1,
         sample_every: float = 0.5,
     ):
-        self.fleet = fleet
+        self.group = group
+        self.errors: list[str] = []  # every read that failed, once per kind
         self.queries = metric_queries(queue_name, group, period)
         self.period = period
         self.processed = processed
@@ -73,7 +81,6 @@ class LiveRun:
 
     def start(self) -> LiveRun:
         self._t0 = time.monotonic()
-        self.fleet.start()
         self._sampler = threading.Thread(target=self._sample_loop, daemon=True, name="labkit-sampler")
         self._sampler.start()
         return self
@@ -82,10 +89,15 @@ class LiveRun:
         self._stop.set()
         if self._sampler:
             self._sampler.join(5)
-        self.fleet.stop()
+
+    def summary(self) -> str:
+        """One line: the sampler's failures, if any."""
+        if not self.errors:
+            return "sampler: no failures"
+        return f"sampler: {len(self.errors)} failed read(s); the last: {self.errors[-1]}"
 
     def _sample_loop(self) -> None:
-        cloudwatch = boto3.client("cloudwatch")
+        cloudwatch, autoscaling = boto3.client("cloudwatch"), boto3.client("autoscaling")
         last: dict[str, float] = {"visible": 0, "in_flight": 0, "desired": 0, "in_service": 0}
         last_error = ""
         while not self._stop.is_set():
@@ -97,7 +109,7 @@ class LiveRun:
                     EndTime=end + timedelta(seconds=1),
                 )["MetricDataResults"]
                 last.update(latest(results))
-                working, booting = self.fleet.counts()
+                working, booting = group_counts(autoscaling, self.group)
                 self.history.add(
                     self.elapsed(),
                     last["visible"],
@@ -106,12 +118,12 @@ class LiveRun:
                     last["in_service"],
                     working,
                     booting,
-                    self.processed(),
+                    self.processed() if self.processed else None,
                 )
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
                 what = f"sampling CloudWatch: {session.describe(err)}"
-                if what != last_error:  # into the fleet's record (its summary line), once per kind of failure
-                    self.fleet.report(what)
+                if what != last_error:  # once per kind of failure, not twice a second
+                    self.errors.append(what)
                     last_error = what
                 if session.is_backend_gone(err):
                     return

@@ -18,7 +18,7 @@ from labkit.lessons.l07_scaling_with_cloudwatch.history import PressureHistory
 
 def draw_history(history: PressureHistory, *, high: float, low: float, fig=None, prediction=None, offset: float = 0.0):
     """Two panels over time: the queue's AWS/SQS metrics with the alarm thresholds (shaded where the
-    visible count is past one), and the group's desired capacity with the consumers at work.
+    visible count is past one), and the group's desired capacity with its instances in service (each runs the consumer).
 
     Without ``fig``, the figure is made with pyplot, so a notebook shows it inline.
     """
@@ -39,7 +39,7 @@ def draw_history(history: PressureHistory, *, high: float, low: float, fig=None,
             ax_queue.fill_between(
                 t, 0, 1, where=flags, color=colour, alpha=0.08, transform=ax_queue.get_xaxis_transform()
             )
-    ax_fleet.step(t, history.working, where="post", color="tab:blue", label="consumers working")
+    ax_fleet.step(t, history.working, where="post", color="tab:blue", label="instances InService (each one a consumer)")
     ax_fleet.step(
         t,
         history.desired,
