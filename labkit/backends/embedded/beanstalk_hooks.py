@@ -22,6 +22,9 @@ process, what lesson 01 uses, as the API reference describes it
 - ``DescribeEvents``: what the deployments did, newest first, filtered by application, environment, version
   and minimum ``Severity``;
 - ``/moto-api/reset`` ends every environment's process first, and so does moto exiting.
+
+In the classroom's moto (``refuse()``) the same API answers but nothing is served: the bundle would run on the
+instructor's machine, so the environment stays health ``Grey`` and a ``WARN`` event says so.
 """
 
 from __future__ import annotations
@@ -45,8 +48,51 @@ def _state(backend: Any) -> dict[str, Any]:
     return state
 
 
+CLASSROOM_REFUSAL = (
+    "labkit classroom: environments are records on the room's server; your bundle does not run (it would run"
+    " on the instructor's machine, as the instructor). Run lesson 01 on your own machine to see it served."
+)
+
+
+class Refusal:
+    """Where bundles must not run (the classroom's moto): the API answers, nothing serves, an event says why."""
+
+    class Failed(Exception):
+        pass
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+    def deploy(self, env_id: str, bucket: str, key: str) -> str:
+        raise self.Failed(self.line)
+
+    def port(self, env_id: str) -> None:
+        return None
+
+    def terminate(self, env_id: str) -> None:
+        pass
+
+    def end_all(self) -> None:
+        pass
+
+    def delete_bundle(self, bucket: str, key: str) -> None:
+        pass  # the room's moto holds no learner's credentials for S3: the bundle stays
+
+
 def apply(home: Path, env: Mapping[str, str], credentials: Mapping[str, str], load: Callable[[str], ModuleType]) -> Any:
-    """Patch moto in this process; returns the ``beanstalk.Apps`` that serves (tests look at it)."""
+    """Patch moto in this process so environments serve; returns what undoes the patches (for tests)."""
+    serving = load("beanstalk")
+    serving.sweep(home)  # what a SIGKILLed moto left behind
+    return _patch(serving.Apps(home, env, credentials, sys.executable), serving.DeployFailed)
+
+
+def refuse(line: str = CLASSROOM_REFUSAL) -> Any:
+    """The same API, for the classroom's moto, where nothing is served: health stays Grey, a WARN event says why."""
+    refusal = Refusal(line)
+    return _patch(refusal, refusal.Failed)
+
+
+def _patch(apps: Any, failed: type[Exception]) -> Callable[[], None]:
     from moto.core.responses import ActionResult, EmptyResult
     from moto.core.utils import utcnow
     from moto.elasticbeanstalk.exceptions import InvalidParameterValueError
@@ -54,9 +100,6 @@ def apply(home: Path, env: Mapping[str, str], credentials: Mapping[str, str], lo
     from moto.elasticbeanstalk.utils import make_arn
     from moto.moto_api._internal.models import MotoAPIBackend
 
-    serving = load("beanstalk")
-    serving.sweep(home)  # what a SIGKILLed moto left behind
-    apps = serving.Apps(home, env, credentials, sys.executable)
     lock = threading.RLock()
     original = {name: getattr(EBResponse, name) for name in ("create_environment", "delete_application")}
     original_reset = MotoAPIBackend.reset
@@ -96,8 +139,11 @@ def apply(home: Path, env: Mapping[str, str], credentials: Mapping[str, str], lo
         def work() -> None:
             try:
                 said = apps.deploy(environment.environment_id, bundle["S3Bucket"], bundle["S3Key"])
+            except Refusal.Failed as err:
+                with lock:
+                    event(backend, environment, str(err), "WARN", label)
             except Exception as err:  # DeployFailed, or anything unforeseen: said, never a stuck "Launching"
-                reason = str(err) if isinstance(err, serving.DeployFailed) else f"{type(err).__name__}: {err}"
+                reason = str(err) if isinstance(err, failed) else f"{type(err).__name__}: {err}"
                 with lock:
                     environment.health, environment.health_status = "Red", "Severe"
                     event(backend, environment, f"Version {label} failed to deploy: {reason}", "ERROR", label)
@@ -185,7 +231,7 @@ def apply(home: Path, env: Mapping[str, str], credentials: Mapping[str, str], lo
         environment.solution_stack_name = self._get_param("SolutionStackName") or "None"
         environment.version_label = label
         port = apps.port(environment.environment_id)
-        environment.cname = environment.endpoint_url = f"{serving.HOST}:{port}"
+        environment.cname = environment.endpoint_url = f"127.0.0.1:{port}" if port else ""
         event(backend, environment, "createEnvironment is starting.")
         if found is None:
             event(
@@ -272,7 +318,7 @@ def apply(home: Path, env: Mapping[str, str], credentials: Mapping[str, str], lo
         apps.end_all()
         return original_reset(self)
 
-    for name, method in {
+    patches = {
         "create_application_version": create_application_version,
         "describe_application_versions": describe_application_versions,
         "delete_application_version": delete_application_version,
@@ -282,8 +328,20 @@ def apply(home: Path, env: Mapping[str, str], credentials: Mapping[str, str], lo
         "describe_environments": describe_environments,
         "describe_events": describe_events,
         "delete_application": delete_application,
-    }.items():
+    }
+    originals = {name: getattr(EBResponse, name, None) for name in patches}
+    for name, method in patches.items():
         setattr(EBResponse, name, method)
     MotoAPIBackend.reset = reset  # type: ignore[method-assign]
     atexit.register(apps.end_all)
-    return apps
+
+    def undo() -> None:
+        for name, method in originals.items():
+            if method is None:
+                delattr(EBResponse, name)
+            else:
+                setattr(EBResponse, name, method)
+        MotoAPIBackend.reset = original_reset  # type: ignore[method-assign]
+        apps.end_all()
+
+    return undo
