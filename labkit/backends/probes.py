@@ -287,6 +287,15 @@ def autoscaling_answers() -> str | None:
         return f"Auto Scaling is not available here: {err}"
 
 
+def beanstalk_answers() -> str | None:
+    """None if Elastic Beanstalk answers here (lesson 01 deploys an app); otherwise why not."""
+    try:
+        boto3.client("elasticbeanstalk").describe_applications()
+        return None
+    except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as err:
+        return f"Elastic Beanstalk is not available here: {err}"
+
+
 def instances_run() -> str | None:
     """None if an EC2 instance's user data runs here (its console output shows what it printed)."""
     ec2 = boto3.client("ec2")
@@ -308,6 +317,7 @@ def instances_run() -> str | None:
 
 PROBES: dict[str, Callable[[], str | None]] = {
     "autoscaling": autoscaling_answers,
+    "beanstalk": beanstalk_answers,
     "instances-run": instances_run,
     "cloudfront": cloudfront_serves,
     "dynamodb": dynamodb_serves,

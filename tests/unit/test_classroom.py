@@ -174,6 +174,21 @@ def test_learners_instances_never_run_on_the_room_and_their_console_says_so(room
     ec2.terminate_instances(InstanceIds=[instance_id])
 
 
+def test_learners_beanstalk_bundles_never_run_on_the_room_and_an_event_says_so(room):
+    the_room, learners = room
+    eb = _client(the_room, learners["ana"], "elasticbeanstalk")
+    eb.create_application(ApplicationName="room-app")
+    bundle = {"S3Bucket": "room-bundles", "S3Key": "v1.zip"}
+    eb.create_application_version(ApplicationName="room-app", VersionLabel="v1", SourceBundle=bundle)
+    eb.create_environment(ApplicationName="room-app", EnvironmentName="room-env", VersionLabel="v1")
+    eb.get_waiter("environment_exists").wait(ApplicationName="room-app", WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    env = eb.describe_environments(ApplicationName="room-app")["Environments"][0]
+    assert (env["Status"], env["Health"], env.get("CNAME", "")) == ("Ready", "Grey", "")
+    warned = eb.describe_events(EnvironmentName="room-env", Severity="WARN")["Events"]
+    assert warned[0]["Message"].startswith("labkit classroom: environments are records on the room's server")
+    eb.delete_application(ApplicationName="room-app", TerminateEnvByForce=True)
+
+
 def test_reset_one_learner_leaves_the_other_intact(room, capsys):
     the_room, learners = room
     ana, ben = learners["ana"], learners["ben"]

@@ -206,6 +206,17 @@ print("queues", type(boto3.client("sqs").list_queues().get("QueueUrls", [])).__n
 """
 
 
+def test_the_aws_cli_on_an_instance_reaches_the_backend_with_the_metadata_credentials(lab):
+    """User data often calls `aws ...`: the CLI (v1) is on the PATH, with no keys in the environment."""
+    sqs, ec2 = boto3.client("sqs"), boto3.client("ec2")
+    url = sqs.create_queue(QueueName=f"cli-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    script = f"#!/bin/sh\nenv | grep -c AWS_ACCESS_KEY\naws sqs send-message --queue-url {url} --message-body 'by CLI'"
+    instance_id = launch(ec2, script)
+    assert wait_for(lambda: drain(sqs, url), 30) == ["by CLI"]
+    assert "0" in console(ec2, instance_id).splitlines()  # so the credentials came from the metadata service
+    ec2.terminate_instances(InstanceIds=[instance_id])
+
+
 def test_metadata_service_v1_v2_credentials_and_region(lab):
     ec2 = boto3.client("ec2")
     instance_id = launch(ec2, IMDS_CHECK)

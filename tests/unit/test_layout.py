@@ -111,7 +111,9 @@ def test_three_modules_start_processes():
     """servers.py starts every server. Two modules that run inside a server (the servers' Python, where
     labkit and so servers.py cannot be imported) start processes in the very call that needs them:
     rds_engine.py the RDS instances' PostgreSQL engines (in MiniStack), instances.py the instances' user data
-    (in moto); their records let `labkit down` (servers.py's side) stop what they started."""
+    (in moto), and through its spawn_group the Beanstalk environments' apps too (beanstalk.py, in moto: one
+    way to start, mark and end such a group); their records let `labkit down` (servers.py's side) stop what
+    they started."""
     starters = sorted(
         str(p.relative_to(ROOT))
         for p in PACKAGE.rglob("*.py")

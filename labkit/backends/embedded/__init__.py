@@ -18,7 +18,11 @@ Run by the servers' Python (``.venv-server``; labkit is not installed there, so 
   records are also read by labkit's Python: ``labkit status`` lists the engines, ``labkit down`` stops any left);
 - ``instance_hooks.py`` → ``instances.py`` + ``imds.py`` (in moto's process): instances that run — user data as a
   process group, a metadata service per instance, EBS volumes as folders (labkit also reads ``instances.py``'s
-  records: ``labkit status``, and the sweep of ``labkit down``/``reset``);
+  records: ``labkit status``, and the sweep of ``labkit down``/``reset``); ``instance_bin/aws``: the AWS CLI on
+  their PATH;
+- ``beanstalk_hooks.py`` → ``beanstalk.py`` (in moto's process): Elastic Beanstalk environments serve their
+  application version (a process per environment, through ``instances.spawn_group``; ``beanstalk.py``'s records
+  are read by labkit too: ``labkit status``, the sweep);
 - ``validating.py`` + ``rules.py`` (+ ``dead_letter_sources.py``): AWS's rules, refused as AWS refuses them.
 """
 

@@ -11,7 +11,7 @@ import time
 from labkit import config
 from labkit.backends import classroom_join
 from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, Run, StatusReport, service_names
-from labkit.backends.embedded import fillers_config, instances, rds_engine, rules
+from labkit.backends.embedded import beanstalk, fillers_config, instances, rds_engine, rules
 from labkit.backends.embedded.lifecycle import (
     State,
     answers,
@@ -51,6 +51,10 @@ def instance_lines() -> list[str]:
         f" (logs: {instances.instances_dir(config.home())}/<id>/console.log)"
     ]
     lines += [f"    {r.instance_id:<20} pid {r.pid:<7} boot {r.boots}" for r in alive]
+    serving = beanstalk.serving(config.home())
+    if serving:
+        lines.append(f"  Elastic Beanstalk environments serving: {len(serving)} (backends/embedded/beanstalk.py)")
+        lines += [f"    {e['environment_id']:<20} pid {e['pid']:<7} http://127.0.0.1:{e['port']}/" for e in serving]
     return lines
 
 

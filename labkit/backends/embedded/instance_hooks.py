@@ -237,7 +237,9 @@ CLASSROOM_REFUSAL = (
 
 def refuse(line: str = CLASSROOM_REFUSAL) -> None:
     """Where instances must not run (the classroom's moto): nothing is hooked but the console output,
-    which says so in one line, where a learner looks for what the user data printed."""
+    which says so in one line, where a learner looks for what the user data printed. Beanstalk bundles
+    do not run there either (``beanstalk_hooks.refuse``: the API answers, an event says why)."""
+    _sibling("beanstalk_hooks").refuse()
     from moto.core.responses import ActionResult
     from moto.core.utils import utcnow
     from moto.ec2.responses.general import General

@@ -58,7 +58,7 @@ MARKER = "LABKIT_INSTANCE_DIR"
 PER_BOOT = "var/lib/cloud/scripts/per-boot"
 
 
-def instances_dir(home: Path) -> Path:
+def instances_dir(home: Path) -> Path:  # <instance-id>/instance.json, console.log, root/
     return home / "instances"
 
 
@@ -139,7 +139,8 @@ def sweep(home: Path, *, remove: bool = True) -> list[str]:
 
 
 def leftovers(*roots: Path) -> list[int]:
-    """Pids of instance processes whose instance lives under any of ``roots`` (the test session's check)."""
+    """Pids of processes ``spawn_group`` started (instances, Beanstalk apps) for an owner under any of ``roots``
+    (the test session's check)."""
     prefixes = [f"{MARKER}={root}".encode() for root in roots]
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
@@ -154,14 +155,9 @@ def running(home: Path) -> list[Record]:
     return [r for r in read_records(home) if r.pid and group_alive(r.pid, instances_dir(home) / r.instance_id)]
 
 
-# --- user data --------------------------------------------------------------------------
-
-
 def _shell(command: Any) -> str:
     """A cloud-config command: a string is shell, a list is argv (cloud-init's rule)."""
-    if isinstance(command, list):
-        return " ".join(shlex.quote(str(part)) for part in command)
-    return str(command)
+    return " ".join(shlex.quote(str(part)) for part in command) if isinstance(command, list) else str(command)
 
 
 def cloud_config(text: str) -> dict[str, Any]:
@@ -202,7 +198,7 @@ class Runner:
         root.mkdir(parents=True, exist_ok=True)
         return root
 
-    def console_path(self, instance_id: str) -> Path:
+    def console_path(self, instance_id: str) -> Path:  # the instance's console output (what its boots printed)
         return self.dir(instance_id) / "console.log"
 
     def volume(self, volume_id: str) -> Path:
@@ -215,7 +211,7 @@ class Runner:
         return ebs_dir(self.home) / "snapshots" / snapshot_id
 
     def running_count(self) -> int:
-        return sum(1 for r in self.records.values() if r.state == "running")
+        return sum(r.state == "running" for r in self.records.values())
 
     def _save(self, record: Record) -> None:
         path = self.dir(record.instance_id) / "instance.json"
@@ -286,9 +282,8 @@ class Runner:
             link.unlink()
         if not link.exists():
             link.symlink_to(self.volume(volume_id), target_is_directory=True)
-        record = self.record(instance_id)
-        record.devices[device] = volume_id
-        self._save(record)
+        self.record(instance_id).devices[device] = volume_id
+        self._save(self.record(instance_id))
 
     def detach(self, instance_id: str, device: str) -> None:
         link = self.dir(instance_id) / "root" / device.lstrip("/")
@@ -322,10 +317,7 @@ class Runner:
     def console(self, instance_id: str) -> str | None:
         """The latest 64 KB of what the boots printed, or None for an instance this runner never ran."""
         path = self.console_path(instance_id)
-        if not path.exists():
-            return None
-        data = path.read_bytes()[-CONSOLE_MAX:]
-        return data.decode(errors="replace")
+        return path.read_bytes()[-CONSOLE_MAX:].decode(errors="replace") if path.exists() else None
 
     def _log(self, instance_id: str, line: str) -> None:
         with contextlib.suppress(OSError), self.console_path(instance_id).open("a") as out:
@@ -378,23 +370,30 @@ class Runner:
             script = "#!/bin/sh\n"
         boot = self.dir(record.instance_id) / f"boot-{record.boots}.sh"
         boot.write_text(script)
-        env = {
-            **self.env,
-            MARKER: str(self.dir(record.instance_id)),
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"{self.imds_url}/{record.instance_id}/",
-            "HOME": str(root),
-        }
-        with self.console_path(record.instance_id).open("ab") as out:
-            process = subprocess.Popen(  # the one place the runner starts processes (see the layout test)
-                ["/bin/sh", str(boot)],
-                cwd=root,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        env = {**self.env, "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"{self.imds_url}/{record.instance_id}/"}
+        log = self.console_path(record.instance_id)
+        process = spawn_group(
+            ["/bin/sh", str(boot)], root, {**env, "HOME": str(root)}, log, self.dir(record.instance_id)
+        )
         record.pid, record.state = process.pid, "running"
         record.user_data_ran = record.user_data_ran or first
         self._save(record)
-        threading.Thread(target=process.wait, daemon=True).start()  # reap it whenever it ends
+
+
+def spawn_group(argv: list[str], cwd: Path, env: Mapping[str, str], log: Path, owner: Path) -> subprocess.Popen[bytes]:
+    """A process group of its own (``setsid``), output appended to ``log``, ``MARKER=owner`` in its environment
+    (so ``end_group``/``sweep``/``leftovers`` know it), reaped by a thread whenever it ends. The one place the
+    runner starts processes (see the layout test): an instance's boot, and a Beanstalk environment's app
+    (``beanstalk.py``)."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**env, MARKER: str(owner)},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    threading.Thread(target=process.wait, daemon=True).start()
+    return process

@@ -38,7 +38,7 @@ from pathlib import Path
 from labkit import config
 from labkit.backends import servers
 from labkit.backends.base import DUMMY_CREDENTIALS
-from labkit.backends.embedded import fillers_config, instances, rds_engine
+from labkit.backends.embedded import beanstalk, fillers_config, instances, rds_engine
 from labkit.backends.servers import installed_versions, port_is_free, server_python
 from labkit.backends.services import moto_endpoint_envs
 from labkit.errors import BackendFailedToStart, BackendNotRunning, PortInUse
@@ -202,14 +202,18 @@ def _choose_dns_port(wanted: int) -> int:
     raise PortInUse("found no port free for both UDP and TCP on 127.0.0.1: set LABKIT_DNS_PORT to a free one")
 
 
+INSTANCE_BIN = Path(__file__).with_name("instance_bin")  # `aws` for instances (instance_bin/aws says why)
+
+
 def instance_settings(python: Path, ports: dict[str, int]) -> dict[str, object]:
     """What moto's instance runner needs (``instance_hooks.py``): where instances live, the SDK settings
-    an instance's processes get (the kernel's endpoints and region; ``python3`` with boto3 on PATH), and
-    the credentials its metadata service hands out (the learner's dummy keys)."""
+    an instance's processes get (the kernel's endpoints and region; the AWS CLI, and ``python3`` with boto3,
+    on PATH), and the credentials its metadata service hands out (the learner's dummy keys)."""
     urls = {name: f"http://{servers.LOOPBACK}:{port}" for name, port in ports.items()}
     env = {"AWS_ENDPOINT_URL": urls["ministack"], **{name: urls["moto"] for name in moto_endpoint_envs()}}
     env |= {"AWS_DEFAULT_REGION": config.region(), "AWS_REGION": config.region()}
-    env["PATH"] = os.pathsep.join([str(python.parent), os.environ.get("PATH", "/usr/bin:/bin")])
+    path = [str(INSTANCE_BIN), str(python.parent), os.environ.get("PATH", "/usr/bin:/bin")]
+    env["PATH"] = os.pathsep.join(path)  # the AWS CLI (INSTANCE_BIN/aws), then python3 with boto3
     return {"home": str(config.home()), "env": env, "credentials": DUMMY_CREDENTIALS}
 
 
@@ -238,6 +242,7 @@ def _terminate(recorded: Iterable[Server]) -> list[str]:
     stopped += [name for name in servers.stop_owned(config.home()) if name not in stopped]
     rds_engine.stop_recorded(rds_dir())
     instances.sweep(config.home())
+    beanstalk.sweep(config.home())
     return stopped
 
 
@@ -363,6 +368,7 @@ def reset() -> float:
                 f"{server.name} refused the reset ({status}: {body[:120]!r}): run `labkit down` then `labkit up`"
             )
     instances.sweep(config.home())  # moto's reset ended them; this catches any it could not
+    beanstalk.sweep(config.home())
     return time.perf_counter() - t0
 
 

@@ -22,7 +22,8 @@ And instances run: ``instance_hooks.py`` (loaded by path, like this file) makes 
 process group (``instances.py``) with a metadata service (``imds.py``), configured by the JSON in
 ``LABKIT_INSTANCES`` that ``lifecycle.py`` sets (``home``, the SDK ``env`` an instance gets, the
 ``credentials`` its metadata service hands out). Without that variable (moto run some other way) they
-stay records.
+stay records. The same settings make Elastic Beanstalk environments serve their application versions, each a
+local process (``beanstalk_hooks.py`` completes moto's Elastic Beanstalk, ``beanstalk.py`` serves).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import urllib.parse
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 CAUSE_HEADER = "X-Labkit-Cause"
@@ -147,19 +149,27 @@ def apply() -> Callable[[], None]:
     return undo
 
 
+def load(name: str) -> ModuleType:
+    """A module of this directory, loaded by path as ``labkit_<name>`` (once), the key ``instance_hooks`` uses."""
+    key = f"labkit_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
 def run_instances(raw: str | None) -> None:
-    """Make instances run (``instance_hooks.py``), as ``LABKIT_INSTANCES`` configures it."""
+    """Make instances run (``instance_hooks.py``) and Beanstalk environments serve (``beanstalk_hooks.py``),
+    as ``LABKIT_INSTANCES`` configures it."""
     if not raw:
         return
     settings = json.loads(raw)
-    spec = importlib.util.spec_from_file_location(
-        "labkit_instance_hooks", Path(__file__).with_name("instance_hooks.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    module.apply(Path(settings["home"]), settings["env"], settings["credentials"])
+    home, env, credentials = Path(settings["home"]), settings["env"], settings["credentials"]
+    load("instance_hooks").apply(home, env, credentials)
+    load("beanstalk_hooks").apply(home, env, credentials, load)
 
 
 if __name__ == "__main__":
