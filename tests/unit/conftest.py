@@ -50,6 +50,22 @@ def embedded_lab(monkeypatch):
     shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def module_lab(tmp_path_factory):
+    """Private embedded servers for a whole test module (started once: instances and environments take a while)."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name in ("LABKIT_BACKEND", "LABKIT_MANAGED_ENV"):
+            del os.environ[name]
+    os.environ.update(
+        {"LABKIT_HOME": str(tmp_path_factory.mktemp("home")), "LABKIT_PORT": "0", "LABKIT_MOTO_PORT": "0"}
+    )
+    yield labkit.connect(show=False)
+    embedded.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture
 def make_scaling_group():
     """``make_scaling_group(name, max_size)``: a one-instance Auto Scaling group from a launch template of the same

@@ -21,7 +21,6 @@ import boto3
 import botocore.exceptions
 import pytest
 
-import labkit
 from labkit import config
 from labkit.backends import embedded
 from labkit.backends.embedded import beanstalk, instances
@@ -29,21 +28,6 @@ from labkit.backends.embedded import beanstalk, instances
 pytestmark = pytest.mark.slow
 WAIT = {"Delay": 1, "MaxAttempts": 30}
 STACK = "64bit Amazon Linux 2023 v4.6.0 running Python 3.13"
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith("AWS_") or name in ("LABKIT_BACKEND", "LABKIT_MANAGED_ENV"):
-            del os.environ[name]
-    os.environ.update(
-        {"LABKIT_HOME": str(tmp_path_factory.mktemp("home")), "LABKIT_PORT": "0", "LABKIT_MOTO_PORT": "0"}
-    )
-    yield labkit.connect(show=False)
-    embedded.stop()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 10.0) -> object:
@@ -74,7 +58,7 @@ def app_saying(text: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(lab):
+def app(module_lab):
     """A fresh application and bucket; ``version(label, files)`` uploads a bundle and registers it."""
     s3, eb = boto3.client("s3"), boto3.client("elasticbeanstalk")
     name = f"app-{uuid.uuid4().hex[:8]}"

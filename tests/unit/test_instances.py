@@ -19,27 +19,11 @@ import boto3
 import botocore.exceptions
 import pytest
 
-import labkit
 from labkit import config
 from labkit.backends import embedded
 from labkit.backends.embedded import instances
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith("AWS_") or name in ("LABKIT_BACKEND", "LABKIT_MANAGED_ENV"):
-            del os.environ[name]
-    os.environ.update(
-        {"LABKIT_HOME": str(tmp_path_factory.mktemp("home")), "LABKIT_PORT": "0", "LABKIT_MOTO_PORT": "0"}
-    )
-    yield labkit.connect(show=False)
-    embedded.stop()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 10.0, interval: float = 0.1) -> object:
@@ -111,7 +95,7 @@ chmod +x var/lib/cloud/scripts/per-boot/sender
 """
 
 
-def test_an_instance_sends_its_own_id_until_stopped_and_resumes_per_boot(lab):
+def test_an_instance_sends_its_own_id_until_stopped_and_resumes_per_boot(module_lab):
     ec2, sqs = boto3.client("ec2"), boto3.client("sqs")
     name = f"labkit-test-{uuid.uuid4().hex[:8]}"
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -150,7 +134,7 @@ sleep 300
 """
 
 
-def test_reboot_restarts_the_processes(lab):
+def test_reboot_restarts_the_processes(module_lab):
     ec2 = boto3.client("ec2")
     instance_id = launch(ec2, LONG_RUNNING)
     before = record(instance_id)
@@ -175,7 +159,7 @@ runcmd:
 """
 
 
-def test_cloud_config_write_files_runcmd_and_bootcmd_every_boot(lab):
+def test_cloud_config_write_files_runcmd_and_bootcmd_every_boot(module_lab):
     ec2 = boto3.client("ec2")
     instance_id = launch(ec2, CLOUD_CONFIG)
     root = instances.instances_dir(config.home()) / instance_id / "root"
@@ -206,7 +190,7 @@ print("queues", type(boto3.client("sqs").list_queues().get("QueueUrls", [])).__n
 """
 
 
-def test_the_aws_cli_on_an_instance_reaches_the_backend_with_the_metadata_credentials(lab):
+def test_the_aws_cli_on_an_instance_reaches_the_backend_with_the_metadata_credentials(module_lab):
     """User data often calls `aws ...`: the CLI (v1) is on the PATH, with no keys in the environment."""
     sqs, ec2 = boto3.client("sqs"), boto3.client("ec2")
     url = sqs.create_queue(QueueName=f"cli-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -217,11 +201,11 @@ def test_the_aws_cli_on_an_instance_reaches_the_backend_with_the_metadata_creden
     ec2.terminate_instances(InstanceIds=[instance_id])
 
 
-def test_metadata_service_v1_v2_credentials_and_region(lab):
+def test_metadata_service_v1_v2_credentials_and_region(module_lab):
     ec2 = boto3.client("ec2")
     instance_id = launch(ec2, IMDS_CHECK)
     text = wait_for(lambda: "queues" in console(ec2, instance_id) and console(ec2, instance_id))
-    assert f"v1 {lab.region}" in text
+    assert f"v1 {module_lab.region}" in text
     assert "credentials from iam-role" in text  # no keys in the instance's environment: its profile's
     assert "queues list" in text  # and they reach the backend
     required = launch(ec2, IMDS_CHECK, MetadataOptions={"HttpTokens": "required"})
@@ -230,7 +214,7 @@ def test_metadata_service_v1_v2_credentials_and_region(lab):
     ec2.terminate_instances(InstanceIds=[instance_id, required])
 
 
-def test_console_output_is_base64_on_the_wire(lab):
+def test_console_output_is_base64_on_the_wire(module_lab):
     ec2 = boto3.client("ec2")
     instance_id = launch(ec2, "#!/bin/sh\necho 'héllo console'\n")
     wait_for(lambda: "héllo console" in console(ec2, instance_id))
@@ -252,7 +236,7 @@ echo "written by $me" > dev/sdf/note.txt
 """
 
 
-def test_ebs_data_outlives_stop_detach_and_the_instance_and_snapshots_copy_it(lab):
+def test_ebs_data_outlives_stop_detach_and_the_instance_and_snapshots_copy_it(module_lab):
     ec2 = boto3.client("ec2")
     instance_id = launch(ec2, WRITER)
     zone = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["Placement"][
@@ -290,7 +274,7 @@ def test_ebs_data_outlives_stop_detach_and_the_instance_and_snapshots_copy_it(la
     assert not (instances.ebs_dir(config.home()) / "volumes" / volume_id).exists()
 
 
-def test_auto_scaling_instances_run_the_template_and_scale_in_ends_them(lab):
+def test_auto_scaling_instances_run_the_template_and_scale_in_ends_them(module_lab):
     ec2, sqs, asg = boto3.client("ec2"), boto3.client("sqs"), boto3.client("autoscaling")
     name = f"labkit-test-{uuid.uuid4().hex[:8]}"
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -328,7 +312,7 @@ def test_auto_scaling_instances_run_the_template_and_scale_in_ends_them(lab):
     sqs.delete_queue(QueueUrl=queue_url)
 
 
-def test_at_most_twenty_running_instances(lab):
+def test_at_most_twenty_running_instances(module_lab):
     ec2 = boto3.client("ec2")
     already = len([r for r in instances.read_records(config.home()) if r.state == "running"])
     made = ec2.run_instances(ImageId=image(ec2), MinCount=20 - already, MaxCount=20 - already)["Instances"]
@@ -340,7 +324,7 @@ def test_at_most_twenty_running_instances(lab):
     ec2.terminate_instances(InstanceIds=[launch(ec2)])  # room again
 
 
-def test_status_lists_running_instances(lab, capsys):
+def test_status_lists_running_instances(module_lab, capsys):
     ec2 = boto3.client("ec2")
     instance_id = launch(ec2, "#!/bin/sh\nsleep 300\n")
     lines = embedded.Embedded().status().lines
@@ -349,7 +333,7 @@ def test_status_lists_running_instances(lab, capsys):
     ec2.terminate_instances(InstanceIds=[instance_id])
 
 
-def test_reset_ends_every_instance(lab):
+def test_reset_ends_every_instance(module_lab):
     ec2 = boto3.client("ec2")
     instance_id = launch(ec2, "#!/bin/sh\nsleep 300\n")
     pid = record(instance_id).pid
