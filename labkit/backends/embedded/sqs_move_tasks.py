@@ -6,8 +6,9 @@ What AWS documents, and what is done here
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html,
 https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html):
 
-- the source must be a queue that another queue's ``RedrivePolicy`` names as its dead-letter queue
-  (``UnsupportedOperation`` otherwise); a destination, when given, must exist and be of the same type;
+- the source must be a queue that another queue's ``RedrivePolicy`` names as its dead-letter queue, and a
+  destination, when given, must exist and be of the same type (``InvalidParameterValue`` otherwise, the code
+  LocalStack answers too, whose SQS is checked against AWS's own answers);
 - without ``DestinationArn`` each message goes back to the queue it came from (MiniStack records it as
   ``DeadLetterQueueSourceArn`` when it moves a message to the DLQ);
 - the task is asynchronous: it moves, oldest first, the messages that were in the DLQ when it started
@@ -110,16 +111,16 @@ def install(sqs: ModuleType) -> None:
         source_arn, destination_arn = data.get("SourceArn", ""), data.get("DestinationArn")
         source = queue(source_arn, "source")
         if not is_dead_letter_queue(source_arn):
-            raise err("UnsupportedOperation", "Source queue must be configured as a Dead Letter Queue.")
+            raise err("InvalidParameterValue", "Source queue must be configured as a Dead Letter Queue.")
         destination = queue(destination_arn, "destination") if destination_arn else None
         if destination is not None and bool(destination.get("is_fifo")) != bool(source.get("is_fifo")):
-            raise err("UnsupportedOperation", "The destination queue must be of the same type as the source queue.")
+            raise err("InvalidParameterValue", "The destination queue must be of the same type as the source queue.")
         rate = data.get("MaxNumberOfMessagesPerSecond")
         if rate is not None and not (isinstance(rate, int) and 1 <= rate <= 500):
             raise err("InvalidParameterValue", "MaxNumberOfMessagesPerSecond must be between 1 and 500.")
         history = tasks.setdefault(source_arn, [])
         if any(t["Status"] in ("RUNNING", "CANCELLING") for t in history):
-            raise err("UnsupportedOperation", "There is already a task running. Only one active task is allowed.")
+            raise err("InvalidParameterValue", "There is already a task running. Only one active task is allowed.")
         now = time.time()
         ids = [m["id"] for m in source["messages"] if m.get("visible_at", now) <= now]
         handle = base64.b64encode(json.dumps({"taskId": sqs.new_uuid(), "sourceArn": source_arn}).encode()).decode()
@@ -158,7 +159,7 @@ def install(sqs: ModuleType) -> None:
         try:
             source_arn = json.loads(base64.b64decode(handle, validate=True))["sourceArn"]
         except (ValueError, KeyError, TypeError):
-            raise err("ResourceNotFoundException", f"The task handle {handle!r} is not valid.") from None
+            raise err("InvalidParameterValue", "Value for parameter TaskHandle is invalid.") from None
         task = next((t for t in tasks.get(source_arn, []) if t["TaskHandle"] == handle), None)
         if task is None:
             raise err("ResourceNotFoundException", "No message movement task has this handle.")
