@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from labkit.aws.lambdas import log_records
+from labkit.aws.lambdas import log_events, log_records
 from labkit.aws.waits import wait_until
 from labkit.widgets.timeline import Invocation, invocations_from_records
 
@@ -42,6 +42,7 @@ def wait_for_messages(
     (``wait_until``); without it the wait is silent (for a widget's callback) and raises ``TimeoutError`` the same.
     """
     wanted = set(bodies)
+    handled: set[str] = set()
 
     def seen() -> list[Invocation] | None:
         records = []
@@ -50,17 +51,25 @@ def wait_for_messages(
             if mine:
                 records.append({**record, "messages": mine})
         rows = invocations_from_records(records)
-        return rows if {m for row in rows for m in row.messages} >= wanted else None
+        handled.update(m for row in rows for m in row.messages)
+        return rows if handled >= wanted else None
 
     what = desc or f"until {function_name} has handled {len(wanted)} messages"
-    if progress:
-        return wait_until(seen, timeout=timeout, interval=0.25, desc=what)
-    deadline = time.monotonic() + timeout
-    while (rows := seen()) is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not all seen after {timeout:.0f} s")
-        time.sleep(0.25)
-    return rows
+    try:
+        if progress:
+            return wait_until(seen, timeout=timeout, interval=0.25, desc=what)
+        deadline = time.monotonic() + timeout
+        while (rows := seen()) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: not all seen after {timeout:.0f} s")
+            time.sleep(0.25)
+        return rows
+    except TimeoutError as err:
+        timed_out = sum("Task timed out" in e["message"] for e in log_events(function_name, since_ms=since_ms))
+        raise TimeoutError(
+            f"{err} ({len(handled & wanted)} of {len(wanted)} handled; {timed_out} invocations timed out in the "
+            "function's log: a message that fails maxReceiveCount times is in the DLQ)"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- every message accounted for
