@@ -15,6 +15,9 @@ On an emulator it fails closed: before it asks the backend anything, every servi
 closed port on 127.0.0.1 and the credentials are dummies, so a cell run after a failed connect()
 cannot reach AWS with the caller's keys; the caller's own per-service endpoints are dropped, and
 the kernel reads no AWS config or credentials file (a profile there could turn the endpoints off).
+It fails closed the same way when no backend could be chosen (an unknown name, a region AWS does
+not have) and when real AWS was refused (no ``LABKIT_ALLOW_REAL_AWS``): the kernel is then left
+with no usable keys until a connect() succeeds (keys from the environment come back only with a new kernel).
 """
 
 from __future__ import annotations
@@ -165,12 +168,21 @@ def connect(
     ``labkit:lesson`` tag put on what the lesson creates. Real AWS needs
     ``allow_real_aws=True`` or ``LABKIT_ALLOW_REAL_AWS=1``.
     """
-    chosen = backends.get(backend)
+    try:
+        chosen = backends.get(backend)
+        region = config.region()
+    except Exception:  # no backend chosen (an unknown name, a bad region): the next cell reaches no AWS either
+        _apply_env(_fail_closed(config.DEFAULT_REGION), emulator=True)
+        raise
     os.environ.update(proxies.no_proxy_env())  # calls to this machine never go through a proxy (backends/proxies.py)
-    region = config.region()
     if chosen.emulator:  # fail closed: if anything below fails, this kernel's SDK still cannot reach AWS
         _apply_env(_fail_closed(region), emulator=True)
-    joined = chosen.connect(allow_real_aws=allow_real_aws, lesson=lesson)
+    try:
+        joined = chosen.connect(allow_real_aws=allow_real_aws, lesson=lesson)
+    except Exception:
+        if not chosen.emulator:  # real AWS refused (the guard): the caller's keys stay out of this kernel's SDK
+            _apply_env(_fail_closed(region), emulator=True)
+        raise
     region = joined.region or region
     extra = _NO_FILES if chosen.emulator else {}
     _apply_env({**joined.env, **extra, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}, emulator=chosen.emulator)

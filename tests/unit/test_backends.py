@@ -12,7 +12,14 @@ from moto import mock_aws
 import labkit
 from labkit import cli
 from labkit.backends import aws, localstack
-from labkit.errors import BackendNotRunning, LocalStackAuthRequired, NoCredentials, RealAWSNotAllowed
+from labkit.errors import (
+    BackendNotRunning,
+    InvalidSetting,
+    LocalStackAuthRequired,
+    NoCredentials,
+    RealAWSNotAllowed,
+    UnknownBackend,
+)
 
 
 @pytest.fixture
@@ -34,7 +41,8 @@ def clean_env(monkeypatch, tmp_path):
 def test_real_aws_refused_by_default(clean_env):
     with pytest.raises(RealAWSNotAllowed, match="LABKIT_ALLOW_REAL_AWS=1"):
         labkit.connect("aws", show=False)
-    assert not any(name.startswith("AWS_ENDPOINT_URL") for name in os.environ)
+    endpoints = {value for name, value in os.environ.items() if name.startswith("AWS_ENDPOINT_URL")}
+    assert endpoints == {labkit.lab.CLOSED_ENDPOINT}  # refused, and failed closed: nothing reaches AWS
 
 
 def test_real_aws_refused_even_when_chosen_by_environment(clean_env, monkeypatch):
@@ -191,6 +199,25 @@ def test_after_a_failed_connect_no_client_can_reach_aws(clean_env, monkeypatch, 
     assert eb._request_signer._credentials.access_key == "test"  # the caller's keys are not sent anywhere
     with pytest.raises(botocore.exceptions.EndpointConnectionError):
         eb.create_application(ApplicationName="labkit-00-never")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "error"),
+    [
+        ("LABKIT_BACKEND", "aws", RealAWSNotAllowed),  # real AWS without LABKIT_ALLOW_REAL_AWS
+        ("LABKIT_BACKEND", "embeded", UnknownBackend),  # a typo: no backend chosen at all
+        ("LABKIT_REGION", "us-east-9", InvalidSetting),  # a region AWS does not have
+    ],
+)
+def test_connect_refused_before_any_backend_answers_fails_closed(clean_env, monkeypatch, setting, value, error):
+    """Lesson 00's first cells after a refused connect(): the client goes to a closed local port with dummy keys."""
+    os.environ.update(REAL_LOOKING)
+    monkeypatch.setenv(setting, value)
+    with pytest.raises(error):
+        labkit.connect(show=False)
+    eb = boto3.client("elasticbeanstalk", region_name="us-east-1")
+    assert eb.meta.endpoint_url == labkit.lab.CLOSED_ENDPOINT
+    assert eb._request_signer._credentials.access_key == "test"
 
 
 def test_the_embedded_backend_failing_to_start_fails_closed_too(clean_env, monkeypatch):
