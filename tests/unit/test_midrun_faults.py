@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -260,6 +261,27 @@ def test_lesson_06_worker_stops_with_the_reason_when_the_backend_is_stopped(embe
     assert worker.errors[-1].startswith("BackendRestarted: the backend was stopped")  # found at the latest restart
     tally = DeliveryTally.of({}, [], {}, worker=worker)
     assert not tally.ok and "run the lesson from the top" in str(tally).splitlines()[-1]
+
+
+def test_lesson_04_consumers_meet_labkit_down_mid_run_with_one_line(embedded_lab):
+    """Lesson 04's own consumer in run_consumers' threads; `labkit down` (embedded.stop) lands 1 s into the run."""
+    sqs = boto3.client("sqs", config=ONE_TRY)
+    url = sqs.create_queue(QueueName="labkit-faults-jobs")["QueueUrl"]
+    tally = Tally()
+    _send(sqs, url, tally, 30)
+    consumer = lesson_definitions("04-sqs-standard-vs-fifo.ipynb", "consumer", work_time=lambda body: 0.2)["consumer"]
+    stopper = threading.Timer(1.0, embedded.stop)
+    stopper.start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(BackendRestarted) as failed:
+            run_consumers(consumer, sqs, url, consumers=2, expected=30, tally=tally, timeout=30)
+    finally:
+        stopper.join()
+    assert time.monotonic() - t0 < 15, "the run should stop at the failure, not at its 30 s deadline"
+    message = str(failed.value)
+    assert message.startswith("the backend was stopped since this notebook connected") and "\n" not in message
+    assert "EndpointConnectionError" not in message and "NonExistentQueue" not in message
 
 
 # ------------------------------------------------------------------ labkit down and the kernels still connected

@@ -352,9 +352,10 @@ def stop() -> list[str]:
     """Stop both servers (``labkit down``). Returns the names of those that were running."""
     with locked():
         state = read_state()
-        stopped = _terminate(state.processes if state is not None else [])
+        # The state goes first: a kernel whose call meets a closing server during the stop then reads
+        # "stopped" (labkit.session), not the run it connected to. _terminate finds the servers without it.
         _state_path().unlink(missing_ok=True)
-        return stopped
+        return _terminate(state.processes if state is not None else [])
 
 
 def reset() -> float:
