@@ -10,7 +10,6 @@ point), so nothing here waits on a long timeout.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -24,8 +23,8 @@ from types import SimpleNamespace
 import boto3
 import botocore.config
 import botocore.exceptions
-import nbformat
 import pytest
+from notebook_code import lesson_definitions
 
 import labkit
 from labkit import session
@@ -39,20 +38,6 @@ from labkit.lessons.l06_webhooks import Background, DeliveryTally
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 ONE_TRY = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=5)
-
-
-def lesson_definitions(notebook: str, *names: str, **namespace: object) -> dict:
-    """The notebook's top-level functions ``names``, defined in ``namespace`` (what their cells use)."""
-    found: dict[str, ast.stmt] = {}
-    for cell in nbformat.read(NOTEBOOKS / notebook, as_version=4).cells:
-        if cell.cell_type == "code":
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.FunctionDef) and node.name in names:
-                    found[node.name] = node
-    assert set(found) == set(names), f"{notebook} no longer defines {set(names) - set(found)}"
-    scope: dict = {"json": json, "time": time, **namespace}
-    exec(compile(ast.Module(body=[found[n] for n in names], type_ignores=[]), notebook, "exec"), scope)
-    return scope
 
 
 class FailingDeletes:

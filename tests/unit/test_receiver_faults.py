@@ -12,12 +12,9 @@
 
 from __future__ import annotations
 
-import ast
 import base64
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import http.client
 import json
 import socket
@@ -27,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
-import nbformat
+import notebook_code
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,18 +39,7 @@ NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "06-webhooks.ipynb"
 
 
 def lesson_definitions(*names: str, **namespace: object) -> dict:
-    found: dict[str, ast.stmt] = {}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type == "code":
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.FunctionDef) and node.name in names:
-                    found[node.name] = node
-                elif isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) in names:
-                    found[node.targets[0].id] = node  # type: ignore[attr-defined]
-    assert set(found) == set(names), f"the notebook no longer defines {set(names) - set(found)}"
-    scope: dict = {"base64": base64, "hashlib": hashlib, "hmac": hmac, "json": json, "time": time, **namespace}
-    exec(compile(ast.Module(body=[found[n] for n in names], type_ignores=[]), str(NOTEBOOK), "exec"), scope)
-    return scope
+    return notebook_code.lesson_definitions(NOTEBOOK.name, *names, **namespace)
 
 
 def post(server: WebhookServer, path: str, body: str, headers: dict[str, str]) -> tuple[int, str]:

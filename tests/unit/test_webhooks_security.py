@@ -8,9 +8,6 @@ behind a real ``WebhookServer`` on 127.0.0.1 with a fake SQS client that records
 
 from __future__ import annotations
 
-import ast
-import base64
-import hashlib
 import hmac
 import http.client
 import json
@@ -23,7 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import boto3
-import nbformat
+import notebook_code
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -41,21 +38,7 @@ MAIL = "/webhooks/mail"
 
 
 def lesson_definitions(*names: str, **namespace: object) -> dict:
-    """The notebook's top-level definitions of ``names`` (functions, constants), run in ``namespace``."""
-    found: dict[str, ast.stmt] = {}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
-        for node in ast.parse(cell.source).body:
-            if isinstance(node, ast.FunctionDef) and node.name in names:
-                found[node.name] = node
-            elif isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) in names:
-                found[node.targets[0].id] = node  # type: ignore[attr-defined]
-    assert set(found) == set(names), f"the notebook no longer defines {set(names) - set(found)}"
-    module = ast.Module(body=[found[n] for n in names], type_ignores=[])
-    scope: dict = {"base64": base64, "hashlib": hashlib, "hmac": hmac, "json": json, "time": time, **namespace}
-    exec(compile(module, str(NOTEBOOK), "exec"), scope)
-    return scope
+    return notebook_code.lesson_definitions(NOTEBOOK.name, *names, **namespace)
 
 
 LESSON = lesson_definitions("TOLERANCE", "verify")
