@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import os
+import urllib.parse
 from pathlib import Path
 
 from labkit.errors import InvalidSetting, UnknownBackend
@@ -143,4 +144,18 @@ def dns_port() -> int:
 
 
 def localstack_url() -> str:
-    return os.environ.get("LABKIT_LOCALSTACK_URL") or DEFAULT_LOCALSTACK_URL
+    """``LABKIT_LOCALSTACK_URL`` (an http(s) URL with a host), else LocalStack's default on this machine."""
+    raw = os.environ.get("LABKIT_LOCALSTACK_URL", "").strip()
+    if not raw:
+        return DEFAULT_LOCALSTACK_URL
+    try:
+        parts = urllib.parse.urlsplit(raw)
+        parts.port  # noqa: B018 (raises ValueError for a port that is no number or out of range)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSetting(
+            f"LABKIT_LOCALSTACK_URL={raw!r} is not a URL LocalStack can answer at: "
+            f"use one such as {DEFAULT_LOCALSTACK_URL}"
+        )
+    return raw

@@ -179,23 +179,7 @@ def spawn(
     return proc
 
 
-# --- ports ------------------------------------------------------------------------------
-
-
 # --- health -----------------------------------------------------------------------------
-
-
-def is_alive(pid: int, *markers: str) -> bool:
-    """True if ``pid`` runs with every marker in its command line: not an identity (use ``is_running``)."""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
-        text = cmdline.read_bytes().decode(errors="replace")
-        return all(marker in text for marker in markers)
-    return True
 
 
 def request(

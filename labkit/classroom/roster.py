@@ -41,13 +41,20 @@ def private_folder() -> Path:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (0600), replacing it atomically."""
+    """Write a file only its owner can read (0600), whole or not at all: a temporary file in the same folder,
+    synced, then renamed over the old one; on a failure (a full disk) the temporary file goes too."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", newline="") as f:
-        f.write(text)
-    os.chmod(tmp, 0o600)  # also if the file was already there with wider rights
-    tmp.replace(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)  # also if the file was already there with wider rights
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # ----------------------------------------------------------------------------- the roster

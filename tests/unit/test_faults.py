@@ -298,6 +298,15 @@ def test_bad_settings_are_one_line_before_anything_starts(home, monkeypatch, var
     assert _running_in(home) == [] and embedded.read_state() is None
 
 
+@pytest.mark.parametrize("value", ["nonsense", "ftp://127.0.0.1:4566", "http://127.0.0.1:99999", "http://"])
+def test_a_localstack_url_that_is_no_url_is_one_line(home, monkeypatch, value, capsys):
+    monkeypatch.setenv("LABKIT_BACKEND", "localstack")
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", value)
+    assert cli.main(["status"]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert "LABKIT_LOCALSTACK_URL" in line and "is not a URL LocalStack can answer at" in line, line
+
+
 def test_a_bad_region_is_refused_by_connect(home, monkeypatch):
     from labkit.errors import InvalidSetting
 
@@ -333,6 +342,24 @@ def test_a_room_whose_state_cannot_be_written_leaves_nothing_running(home, monke
         classroom.up("127.0.0.1", port=0, moto_port=0)
     assert "No space left on device" in _one_line(str(err.value)) and "nothing was left running" in str(err.value)
     assert _running_in(home / "classroom") == []
+
+
+def test_a_private_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """The roster and the room's state: a full disk mid-write keeps the old file and leaves no temporary one."""
+    from labkit.classroom import roster
+
+    path = tmp_path / "roster.csv"
+    roster.write_private(path, "name,key\nana,1\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        roster.write_private(path, "name,key\nben,2\n")
+    assert path.read_text() == "name,key\nana,1\n"
+    assert [f.name for f in tmp_path.iterdir()] == ["roster.csv"]
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_the_embedded_home_never_stops_the_room_in_its_classroom_folder(home):
