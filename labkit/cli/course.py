@@ -64,10 +64,11 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             print("nothing deleted: run again with --yes to delete what is listed above")
             return 1
         print(f"deleting {what}")
-        report = ops.clean_up(args.lesson, session=session, name_rule=False)
+        listed = {(entry.kind, entry.name) for entry in report.would_delete}  # only what was shown and confirmed
+        report = ops.clean_up(args.lesson, session=session, name_rule=False, only=listed)
         print(report)
     # On an emulator a service it lacks cannot be listed; on AWS that means something may be left.
-    return 1 if report.failed or (report.not_listed and not lab.is_emulator) else 0
+    return 1 if report.failed or report.left or (report.not_listed and not lab.is_emulator) else 0
 
 
 def _confirmed(count: int) -> bool:

@@ -36,6 +36,8 @@ resources are its to delete, and security groups, subnets and VPCs cannot go bef
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import boto3
 
 from labkit.ops import compute, data, identity, monitoring, network, stacks
@@ -96,15 +98,17 @@ def clean_up(
     use_tagging_api: bool = True,
     wait_seconds: float = 120.0,
     name_rule: bool = False,
+    only: Collection[tuple[str, str]] | None = None,
 ) -> CleanupReport:
     """Delete (or, with ``dry_run``, list) every resource tagged ``labkit:lesson`` (= ``lesson`` if given).
 
     ``session`` defaults to a new boto3 session (the settings ``labkit.connect()`` made);
     ``use_tagging_api=False`` lists each service on its own instead of asking the Tagging API;
-    ``name_rule=True`` (emulators only) lets the name rule stand in for a tag call the backend lacks.
+    ``name_rule=True`` (emulators only) lets the name rule stand in for a tag call the backend lacks;
+    ``only``: the (kind, name) pairs a confirmed dry run listed: anything else found is left, and reported so.
     """
     session = session or boto3.session.Session(region_name=region)
-    run = Run(session, lesson, dry_run, use_tagging_api, wait_seconds, name_rule)
+    run = Run(session, lesson, dry_run, use_tagging_api, wait_seconds, name_rule, only)
     for step in ORDER:
         step.how(run, run.find(step.kind, step.finder))
     return run.report

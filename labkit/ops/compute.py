@@ -55,7 +55,7 @@ def instances(run: Run) -> list[Found]:
 def then_wait(run: Run, items: list[Found]) -> None:
     """Terminate the instances, then wait (``wait_seconds``): security groups, subnets and VPCs cannot go before."""
     run.delete(items)
-    wait_terminated(run, [i.name for i in items], run.wait_seconds)
+    wait_terminated(run, [i.name for i in items if run.may_delete(i)], run.wait_seconds)
 
 
 def wait_terminated(run: Run, instance_ids: list[str], wait_seconds: float) -> None:

@@ -9,13 +9,14 @@ from labkit.backends.aws import TAG_KEY, mask_account
 
 DELETED, WOULD_DELETE, FAILED, PENDING = "deleted", "would delete", "failed", "pending"
 NOT_LISTED = "not listed"  # the service could not be listed (missing on this backend, or access denied)
+LEFT = "left"  # found after the listing that was confirmed: not deleted (it was never shown)
 # Failures that usually mean "something this run started is still going away": try again later.
 RETRY_LATER = {"DependencyViolation", "VolumeInUse", "OriginAccessControlInUse", "DistributionNotDisabled"}
 
 
 @dataclass
 class Entry:
-    status: str  # deleted | would delete | failed | pending | not listed
+    status: str  # deleted | would delete | failed | pending | not listed | left
     kind: str  # e.g. "s3 bucket"
     name: str  # a name or id, never an ARN
     lesson: str = ""
@@ -54,6 +55,10 @@ class CleanupReport:
     def not_listed(self) -> list[Entry]:
         return self._with(NOT_LISTED)
 
+    @property
+    def left(self) -> list[Entry]:
+        return self._with(LEFT)
+
     def names(self, kind: str | None = None, status: str | None = None) -> set[str]:
         return {e.name for e in self.entries if kind in (None, e.kind) and status in (None, e.status)}
 
@@ -70,12 +75,16 @@ class CleanupReport:
             for row in rows:
                 cells = [row[i].ljust(widths[i]) for i in range(4)] + [row[4]]
                 lines.append(("  " + "  ".join(cells)).rstrip())
-        counts = [(s, len(self._with(s))) for s in (DELETED, WOULD_DELETE, PENDING, FAILED, NOT_LISTED)]
+        counts = [(s, len(self._with(s))) for s in (DELETED, WOULD_DELETE, PENDING, FAILED, NOT_LISTED, LEFT)]
         lines.append("  " + " · ".join(f"{s} {n}" for s, n in counts if n) if self.entries else "")
         if self.pending or any(e.detail in RETRY_LATER for e in self.failed):
             lines.append("  run `labkit cleanup` again in a few minutes for what AWS is still deleting")
         if self.not_listed:
             lines.append("  'not listed': that service was not checked (missing on this backend, or access denied)")
+        if self.left:
+            lines.append(
+                "  'left': made after the list you confirmed, so not deleted: run `labkit cleanup` again to see it"
+            )
         return mask("\n".join(line for line in lines if line))
 
     def __repr__(self) -> str:

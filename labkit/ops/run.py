@@ -3,7 +3,7 @@ deleting with retries, and the ``Step`` that each row of ``labkit.ops.ORDER`` is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -14,7 +14,7 @@ import botocore.parsers
 
 from labkit.aws.errors import error_code
 from labkit.backends.aws import TAG_KEY
-from labkit.ops.report import DELETED, FAILED, NOT_LISTED, PENDING, WOULD_DELETE, CleanupReport, Entry
+from labkit.ops.report import DELETED, FAILED, LEFT, NOT_LISTED, PENDING, WOULD_DELETE, CleanupReport, Entry
 
 NAME_PREFIX = "labkit-"
 
@@ -79,8 +79,10 @@ class Run:
         use_tagging_api: bool,
         wait_seconds: float = 120.0,
         name_rule: bool = False,
+        only: Collection[tuple[str, str]] | None = None,
     ):
         self.session = session
+        self.only = None if only is None else set(only)  # (kind, name): what a confirmed listing showed
         self.name_rule = name_rule  # an emulator whose tag calls may be missing: the name rule may stand in
         self.lesson = lesson
         self.dry_run = dry_run
@@ -204,6 +206,9 @@ class Run:
             if self.dry_run:
                 self.add(WOULD_DELETE, item.kind, item.name, item.lesson, item.detail)
                 continue
+            if not self.may_delete(item):
+                self.add(LEFT, item.kind, item.name, item.lesson, "not in the list you confirmed")
+                continue
             try:
                 note = item.delete()
             except ERRORS as err:
@@ -215,6 +220,10 @@ class Run:
             status = PENDING if item.pending or (note or "").startswith(("disabled", "still ")) else DELETED
             self.add(status, item.kind, item.name, item.lesson, note or item.detail)
         return again
+
+    def may_delete(self, item: Found) -> bool:
+        """False for what a confirmed listing did not show (made since): it is left, never deleted unseen."""
+        return self.only is None or (item.kind, item.name) in self.only
 
     def delete_with_retries(self, items: list[Found], code: str = "DependencyViolation", passes: int = 3) -> None:
         """Delete a group whose members may depend on each other (security groups referencing each other)."""

@@ -563,6 +563,28 @@ def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(moto_env,
     assert "123456789012" not in capfd.readouterr().out  # no account id printed
 
 
+def test_cli_cleanup_on_real_aws_deletes_only_what_it_listed(moto_env, monkeypatch, capfd):
+    """A queue made while the learner reads the list (before typing yes) was never shown: it is left, and said."""
+    from labkit.cli import course
+
+    monkeypatch.setenv("LABKIT_BACKEND", "aws")
+    monkeypatch.setenv("LABKIT_ALLOW_REAL_AWS", "1")
+    monkeypatch.delenv("LABKIT_MANAGED_ENV", raising=False)
+    sqs = boto3.client("sqs")
+    sqs.create_queue(QueueName="labkit-03-listed", tags={TAG_KEY: LESSON})
+
+    def yes_while_another_is_made(count: int) -> bool:
+        assert count == 1
+        sqs.create_queue(QueueName="labkit-03-made-meanwhile", tags={TAG_KEY: LESSON})
+        return True
+
+    monkeypatch.setattr(course, "_confirmed", yes_while_another_is_made)
+    assert cli.main(["cleanup", "--lesson", LESSON]) == 1  # something tagged is still there
+    out = capfd.readouterr().out
+    assert {u.rsplit("/", 1)[-1] for u in sqs.list_queues().get("QueueUrls", [])} == {"labkit-03-made-meanwhile"}
+    assert "not in the list you confirmed" in out and "run `labkit cleanup` again to see it" in out
+
+
 def test_a_tagged_role_goes_with_its_tagged_instance_profile_and_an_untagged_profile_stays(moto_env):
     """Lesson 07's instances get their role through an instance profile the lesson tags: cleanup deletes both."""
     iam = boto3.client("iam")
