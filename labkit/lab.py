@@ -189,7 +189,7 @@ def connect(
     who = chosen.identify(region)  # after the settings: it asks the backend just set
     # Which run of the backend this is, and this kernel's pid: so a later restart is named as such
     # (labkit.session), in the lesson's workers and in a cell's failed boto3 call, and `labkit down` warns.
-    restarted = session.record(chosen.name, lesson)
+    restarted = session.record(chosen.name, lesson, account=who.account if who else "")
     session.install_ipython_hook()
     lab = Lab(
         chosen.name,

@@ -76,6 +76,7 @@ class _Connected:
     backend: str
     run: Run | None
     earlier: Run | None = None  # a different run this kernel had connected to before (connect() run again)
+    account: str = ""  # masked (last four digits), real AWS only: which account a recorded pass was made in
 
 
 _connected: _Connected | None = None
@@ -84,7 +85,7 @@ _connected: _Connected | None = None
 # --- the backend's run ------------------------------------------------------------------
 
 
-def record(backend: str, lesson: str | None = None) -> str | None:
+def record(backend: str, lesson: str | None = None, account: str = "") -> str | None:
     """Remember the run of ``backend`` this kernel connected to now, and register this kernel (connect() calls it).
 
     Returns a note for the banner when this kernel had connected to another run of it before: what the
@@ -95,7 +96,7 @@ def record(backend: str, lesson: str | None = None) -> str | None:
     earlier = None
     if _connected is not None and _connected.backend == backend:
         earlier = _connected.earlier or (_connected.run if _connected.run != run else None)
-    _connected = _Connected(backend, run, earlier)
+    _connected = _Connected(backend, run, earlier, account)
     _register_kernel(backend, lesson)
     if earlier is not None and run is not None:
         return (
@@ -103,6 +104,11 @@ def record(backend: str, lesson: str | None = None) -> str | None:
             + FROM_THE_TOP
         )
     return None
+
+
+def account() -> str:
+    """The masked account this kernel connected to (real AWS), else ""."""
+    return _connected.account if _connected is not None else ""
 
 
 def forget() -> None:

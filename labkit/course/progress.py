@@ -204,7 +204,8 @@ def _with_records(results: list[ExerciseResult]) -> list[ExerciseResult]:
     out = []
     for r in results:
         seen = first.get((learner, r.key))
-        out.append(dataclasses.replace(r, recorded=f"{seen.when} on {seen.backend}") if seen else r)
+        where = seen.backend + (f" account {seen.account}" if seen and seen.account else "") if seen else ""
+        out.append(dataclasses.replace(r, recorded=f"{seen.when} on {where}") if seen else r)
     return out
 
 

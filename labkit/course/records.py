@@ -9,8 +9,9 @@ backend holds now beside what was recorded.
 
 The file is ``$LABKIT_HOME/progress.jsonl`` (JSON lines, append-only; one bad line is skipped, not fatal):
 a learner's own on their machine; on the instructor's machine, the room's, written by
-``labkit classroom progress`` as it checks each learner (a line names the learner). No account id and no
-key is written: the backend's name, the region and, in a room, the learner's roster name.
+``labkit classroom progress`` as it checks each learner (a line names the learner). No full account id and
+no key is written: the backend's name, the region, in a room the learner's roster name, and on real AWS the
+account masked to its last four digits (as ``connect()`` shows it), so passes in two accounts stay apart.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from labkit import config
+from labkit import config, session
 from labkit.backends.classroom_join import ENV_LEARNER
 from labkit.course.checks import Result, Status
 
@@ -37,6 +38,7 @@ class Record:
     backend: str  # embedded, localstack or aws
     region: str
     learner: str = ""  # the roster name in a room; "" on a learner's own machine
+    account: str = ""  # real AWS: the account, masked to its last four digits (as connect() shows it); else ""
 
     @property
     def when(self) -> str:
@@ -58,7 +60,8 @@ def record(key: str, title: str, result: Result) -> Record | None:
     """Append a record of ``result`` if it is a pass (else nothing). Never raises for a disk problem."""
     if result.status != Status.PASS:
         return None
-    entry = Record(key, title, time.time(), _backend(), config.region(), os.environ.get(ENV_LEARNER, "").strip())
+    learner = os.environ.get(ENV_LEARNER, "").strip()
+    entry = Record(key, title, time.time(), _backend(), config.region(), learner, session.account())
     try:
         target = path()
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 
 import boto3
 
-from labkit import cli
+import labkit
+from labkit import cli, session
 from labkit.course import records
 from labkit.course.checks import Result, Status, hint, passed
 from labkit.course.progress import NOT_STARTED, PASS, run_all
@@ -56,3 +58,21 @@ def test_a_pass_outlives_the_lessons_clean_up(embedded_lab, capsys):
     out = capsys.readouterr().out
     assert re.search(r"00\.1 .*· not started\s+\d{4}-\d\d-\d\d \d\d:\d\d", out), out
     assert "1 recorded as passed" in out
+
+
+def test_a_pass_on_real_aws_names_its_account_masked_never_in_full(moto_env, monkeypatch, tmp_path, capsys):
+    """Two AWS accounts' passes stay apart in the records, and no full account id is written or shown."""
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    monkeypatch.delenv("LABKIT_MANAGED_ENV", raising=False)
+    monkeypatch.delenv("LABKIT_CHECKS_MUST_PASS", raising=False)
+    saved = dict(os.environ)
+    try:
+        lab = labkit.connect("aws", allow_real_aws=True, show=False)  # moto's STS: account 123456789012
+        made = records.record("00.1", "t", passed("done"))
+        assert made is not None and made.account == lab.account == "••••••••9012"
+        assert records.read() == [made] and "123456789012" not in records.path().read_text()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        session.forget()
+    capsys.readouterr()
