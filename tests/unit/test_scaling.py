@@ -1,25 +1,32 @@
 """Lesson 07's consumers are the Auto Scaling group's instances, running the notebook's own user data on the
 embedded backend (a process group per instance): the group's size changes how many processes poll the queue,
 every message is accounted for (the results table + the queue), and an instance terminated mid-job leaves
-its messages in flight until they come back; the live run's sampler reads CloudWatch and starts no consumer.
+its messages in flight until they come back; a consumer whose deletes fail for a while says so in its console
+output and keeps going, and the messages it could not delete come back and are processed; the live run's sampler
+reads CloudWatch and starts no consumer.
 
 The scaling itself (alarms running policies, target tracking) is the backend's: tests/unit/test_fillers.py.
 The runner's lifecycle (start, stop, reboot, terminate): tests/unit/test_instance*.py.
 """
 
 import base64
+import contextlib
+import http.client
 import json
 import os
 import threading
 import time
 import uuid
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import nbformat
 import pytest
 
+from labkit.aws.sqs import depth
 from labkit.aws.tally import Tally
 from labkit.backends.embedded import instances
 from labkit.lessons.l07_scaling_with_cloudwatch import LiveRun
@@ -48,6 +55,11 @@ def lesson_user_data(queue_url: str, table: str) -> str:
 @pytest.fixture
 def fleet(embedded_lab):
     """A queue, a results table and a group whose launch template runs the lesson's user data."""
+    yield from make_fleet()
+
+
+def make_fleet(edit=lambda user_data: user_data):
+    """``fleet``'s queue, table and group; ``edit`` may change the lesson's user data first."""
     sqs, ddb, ec2 = boto3.client("sqs"), boto3.client("dynamodb"), boto3.client("ec2")
     name = f"g-{uuid.uuid4().hex[:6]}"
     url = sqs.create_queue(QueueName=f"{name}-work", Attributes={"VisibilityTimeout": "3"})["QueueUrl"]
@@ -64,7 +76,7 @@ def fleet(embedded_lab):
         BillingMode="PAY_PER_REQUEST",
     )
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    user_data = base64.b64encode(lesson_user_data(url, name).encode()).decode()
+    user_data = base64.b64encode(edit(lesson_user_data(url, name)).encode()).decode()
     ec2.create_launch_template(
         LaunchTemplateName=name,
         LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro", "UserData": user_data},
@@ -143,6 +155,123 @@ def test_an_instance_terminated_mid_job_leaves_its_messages_in_flight_until_they
     assert instance.startswith("i-") and not instance.startswith(busy) and instance.endswith("/2") and receives == 10
     report = tally.reconcile(sqs, {"work": url}, processed=lambda: [m for m, _ in done])
     assert report.ok and report.processed == 10 and report.processed_twice == 0, str(report)
+
+
+class FlakySqs:
+    """An SQS endpoint on 127.0.0.1 for one instance's consumer (its user data exports ``AWS_ENDPOINT_URL_SQS``):
+    every call goes on to the backend's SQS except the first ``DeleteMessageBatch`` calls, which it answers itself
+    as SQS answers deletes that fail: ``AccessDenied`` (boto3 raises; not an error it retries), then every entry in
+    ``Failed`` (boto3 returns). Those deletes never reach SQS, so their messages stay in the queue for real.
+
+    Why a stand-in endpoint: the embedded backend's SQS (MiniStack) enforces no queue policy or IAM, so nothing in
+    the backend can refuse a delete; this changes only the network path of the lesson's own consumer."""
+
+    def __init__(self, upstream: str, failures=("denied", "failed", "denied", "failed")):
+        self.upstream = urlsplit(upstream).netloc
+        self.failures = list(failures)
+        self.denied_calls = self.failed_entries = self.refused = 0
+        self.lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                with contextlib.suppress(ConnectionError):  # the instance ended mid-receive
+                    stub.handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, request):
+        body = request.rfile.read(int(request.headers.get("Content-Length", 0)))
+        failure = None
+        if request.headers.get("X-Amz-Target") == "AmazonSQS.DeleteMessageBatch":
+            entries = json.loads(body)["Entries"]
+            with self.lock:
+                failure = self.failures.pop(0) if self.failures else None
+                self.refused += len(entries) if failure else 0
+                self.denied_calls += failure == "denied"
+                self.failed_entries += len(entries) if failure == "failed" else 0
+        if failure == "denied":
+            error = {
+                "__type": "com.amazonaws.sqs#AccessDenied",
+                "message": "not authorized to perform sqs:DeleteMessage",
+            }
+            return self.answer(request, 403, json.dumps(error).encode(), {"x-amzn-query-error": "AccessDenied;Sender"})
+        if failure == "failed":
+            failed = [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False} for e in entries]
+            return self.answer(request, 200, json.dumps({"Successful": [], "Failed": failed}).encode())
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "connection")}
+        upstream = http.client.HTTPConnection(self.upstream, timeout=60)  # a receive long-polls up to 20 s
+        try:
+            upstream.request("POST", request.path, body, headers)
+            response = upstream.getresponse()
+            kept = {k: v for k, v in response.getheaders() if k.lower() in ("content-type", "x-amzn-requestid")}
+            self.answer(request, response.status, response.read(), kept)
+        finally:
+            upstream.close()
+
+    @staticmethod
+    def answer(request, status: int, body: bytes, headers=None):
+        request.send_response(status)
+        for key, value in {"Content-Type": "application/x-amz-json-1.0", **(headers or {})}.items():
+            request.send_header(key, value)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+
+@pytest.fixture
+def flaky_fleet(embedded_lab):
+    """``fleet``, its one instance's consumer talking to SQS through a ``FlakySqs``."""
+    stub = FlakySqs(boto3.client("sqs").meta.endpoint_url)
+
+    def through_stub(user_data: str) -> str:
+        assert user_data.count("\nexec python3 ") == 1, "the lesson's user data no longer ends in exec python3"
+        return user_data.replace("\nexec python3 ", f"\nexport AWS_ENDPOINT_URL_SQS={stub.url}\nexec python3 ")
+
+    made = make_fleet(through_stub)
+    try:
+        yield (*next(made), stub)
+        next(made, None)  # the group and its instance go first: no consumer outlives the stub
+    finally:
+        stub.close()
+
+
+def test_a_consumer_whose_deletes_fail_says_so_keeps_going_and_every_message_is_processed(flaky_fleet):
+    name, url, stub = flaky_fleet
+    sqs = boto3.client("sqs")
+    assert _wait_for(lambda: len(consumers()) == 1)
+    [(instance, pid)] = consumers().items()
+    tally = Tally()
+    sent = send(sqs, url, tally, 40)
+
+    def done() -> (
+        bool
+    ):  # every planned failure happened, and every refused delete's message came back and was processed
+        return not stub.failures and len(deliveries(name)) >= 40 + stub.refused and depth(sqs, url) == (0, 0)
+
+    _wait_for(lambda: instance not in consumers() or done(), timeout=45)
+    assert consumers() == {instance: pid}, "the consumer process ended: a failed delete killed it"
+    assert done(), f"failures left {stub.failures}, {len(deliveries(name))} deliveries"
+    output = boto3.client("ec2").get_console_output(InstanceId=instance)["Output"]
+    assert output.count("AccessDenied") == stub.denied_calls == 2 and "DeleteMessageBatch" in output, output[-2000:]
+    assert output.count("consumer: not deleted:") == stub.failed_entries > 0 and "InternalError" in output
+    assert "Traceback" not in output
+    rows = deliveries(name)
+    assert {m for m, _ in rows} == sent
+    again = {m for m, d in rows if not d.endswith(" receive 1")}
+    assert again and len(rows) >= 40 + stub.refused, "the messages not deleted should have been processed again"
+    report = tally.reconcile(sqs, {"work": url}, processed=lambda: [m for m, _ in rows])
+    assert report.ok and report.processed == 40 and report.in_queues == {}, str(report)
 
 
 def test_the_live_run_starts_no_consumer_only_its_sampler(embedded_lab, make_scaling_group):
