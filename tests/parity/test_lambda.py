@@ -330,6 +330,28 @@ def _fifo_run(name: str, url: str, arn: str, groups: tuple[str, ...], **mapping_
     return sent, batches
 
 
+def test_a_second_mapping_of_one_queue_to_one_function_is_refused(runnable, make_function, queues, unique):
+    """Lambda keeps one mapping per queue and function: a second is ResourceConflictException naming the first."""
+    awslambda = boto3.client("lambda")
+    name = make_function(f"labkit-parity-twice-{unique}")
+    _, arn = queues("twice")
+    _, other_arn = queues("twice-other")
+    first = awslambda.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1, Enabled=False)
+    made = [first["UUID"]]
+    try:
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            made.append(awslambda.create_event_source_mapping(EventSourceArn=arn, FunctionName=name)["UUID"])
+        assert refused.value.response["Error"]["Code"] == "ResourceConflictException"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+        assert first["UUID"] in refused.value.response["Error"]["Message"]
+        # the nearest valid call: another queue to the same function
+        made.append(awslambda.create_event_source_mapping(EventSourceArn=other_arn, FunctionName=name)["UUID"])
+    finally:
+        for uuid in made:
+            with contextlib.suppress(botocore.exceptions.ClientError):
+                awslambda.delete_event_source_mapping(UUID=uuid)
+
+
 def test_fifo_source_keeps_order_per_group(runnable, make_function, queues, unique):
     name = make_function(f"labkit-parity-fifo-{unique}", env={"WORK_SECONDS": "0.05"})
     url, arn = queues("fifo", FifoQueue="true", ContentBasedDeduplication="true")

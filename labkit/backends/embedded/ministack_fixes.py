@@ -39,6 +39,10 @@ in this process, each in a module of its own (loaded by path like ``validating.p
    source up to the number of active message groups, capped by ``MaximumConcurrency``
    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html); here it gets the same limit as a
    standard queue's mapping (``MaximumConcurrency``, else MiniStack's 5, and never above reserved concurrency).
+6. **One mapping per queue and function.** MiniStack 1.5.33 creates a second event source mapping of a queue to the
+   same function, so every message would be handed over twice as often. Lambda refuses it with
+   ``ResourceConflictException`` (HTTP 409, https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html),
+   naming the existing mapping's UUID: update that one, or delete it first. Here it does the same.
 """
 
 from __future__ import annotations
@@ -223,9 +227,34 @@ def scale_fifo_sources() -> None:
     lambda_svc._sqs_esm_concurrency = concurrency
 
 
+def one_mapping_per_queue_and_function() -> None:
+    """Fix 6: a second mapping of one SQS queue to one function (and qualifier) is refused, as Lambda does."""
+    from ministack.services import lambda_svc
+
+    create = lambda_svc._create_esm
+
+    def create_once(data: dict[str, Any]) -> Any:
+        source = data.get("EventSourceArn", "")
+        name, qualifier = lambda_svc._resolve_request_scoped_name_and_qualifier(data.get("FunctionName", ""))
+        if source.startswith("arn:") and ":sqs:" in source:
+            for esm in list(lambda_svc._esms.values()):  # this account and region's mappings
+                same = esm.get("FunctionName") == name and (esm.get("Qualifier") or None) == (qualifier or None)
+                if esm.get("EventSourceArn") == source and same:
+                    return lambda_svc.error_response_json(
+                        "ResourceConflictException",
+                        f'An event source mapping with SQS arn ("{source}") and function ("{name}") already exists. '
+                        f"Please update or delete the existing mapping with UUID {esm['UUID']}",
+                        409,
+                    )
+        return create(data)
+
+    lambda_svc._create_esm = create_once
+
+
 def apply() -> None:
-    """Patch MiniStack's CloudWatch module in this process, and its FIFO event sources (fix 5)."""
+    """Patch MiniStack's CloudWatch module in this process, its FIFO event sources (fix 5) and its mappings (6)."""
     scale_fifo_sources()
+    one_mapping_per_queue_and_function()
     from ministack.services import cloudwatch as cw
 
     original_get_metric_data = cw._get_metric_data
