@@ -18,7 +18,7 @@ from typing import Any
 
 from labkit import config
 from labkit.backends import proxies
-from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, StatusReport
+from labkit.backends.base import DUMMY_CREDENTIALS, Check, Connection, Emulator, Route, Run, StatusReport
 from labkit.backends.services import SERVICES
 from labkit.errors import BackendNotRunning, LocalStackAuthRequired
 
@@ -26,15 +26,24 @@ CONTAINER = "labkit-localstack"
 AUTH_EXIT_CODE = 55
 
 
-def health(url: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
-    """LocalStack's /_localstack/health document, or None if nothing answers."""
+def _document(path: str, url: str | None, timeout: float) -> dict[str, Any] | None:
     url = url or config.localstack_url()
     try:
-        with proxies.urlopen(url + "/_localstack/health", timeout=timeout) as response:
+        with proxies.urlopen(url + path, timeout=timeout) as response:
             doc: dict[str, Any] = json.loads(response.read())
             return doc
     except (urllib.error.URLError, OSError, ValueError):
         return None
+
+
+def health(url: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
+    """LocalStack's /_localstack/health document, or None if nothing answers."""
+    return _document("/_localstack/health", url, timeout)
+
+
+def info(url: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
+    """LocalStack's /_localstack/info document (version, ``session_id`` of this start, uptime), or None."""
+    return _document("/_localstack/info", url, timeout)
 
 
 def container_exit_code() -> int | None:
@@ -109,6 +118,15 @@ class LocalStack(Emulator):
         services = doc.get("services", {})
         lines += [f"    {s.name:<18} {services.get(s.client, 'not in this edition')}" for s in SERVICES]
         return StatusReport(lines)
+
+    def run(self) -> Run | None:
+        """This start of LocalStack: its ``session_id`` (new at every start of the container), "" when it does not
+        answer; None when it answers without one (labkit cannot tell a restart then)."""
+        doc = info()
+        if doc is None:
+            return Run("")
+        session = doc.get("session_id")
+        return Run(str(session)) if session else None
 
     def down(self) -> list[str]:
         if config.resolve_backend(None) == self.name or health(timeout=0.3) is not None:

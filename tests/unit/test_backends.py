@@ -88,9 +88,14 @@ def test_mask_account():
 
 
 class _FakeLocalStack(http.server.BaseHTTPRequestHandler):
+    session_id = "5c1e0a4e-0000-4000-8000-000000000001"  # LocalStack's /_localstack/info: new at every start
+
     def do_GET(self):
-        body = json.dumps({"version": "4.14.0", "services": {"sqs": "running"}}).encode()
-        self.send_response(200 if self.path == "/_localstack/health" else 404)
+        if self.path == "/_localstack/info":
+            body = json.dumps({"version": "4.14.0", "session_id": type(self).session_id, "uptime": 12}).encode()
+        else:
+            body = json.dumps({"version": "4.14.0", "services": {"sqs": "running"}}).encode()
+        self.send_response(200 if self.path in ("/_localstack/health", "/_localstack/info") else 404)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         self.wfile.write(body)
@@ -115,6 +120,32 @@ def test_localstack_answering(clean_env, monkeypatch, fake_localstack):
     assert "LocalStack 4.14.0" in str(lab)
     assert boto3.client("sqs").meta.endpoint_url == fake_localstack
     assert os.environ["AWS_ACCESS_KEY_ID"] == "test"
+
+
+def test_a_restarted_or_stopped_localstack_is_said_in_one_line(clean_env, monkeypatch, fake_localstack):
+    """LocalStack's session_id changes at every start: a cell's failed call then says so, not NonExistentQueue."""
+    import botocore.exceptions
+
+    from labkit import session
+    from labkit.errors import BackendRestarted
+
+    monkeypatch.setenv("LABKIT_LOCALSTACK_URL", fake_localstack)
+    monkeypatch.setattr(_FakeLocalStack, "session_id", "first-start")
+    session.forget()
+    try:
+        labkit.connect("localstack", show=False)
+        gone = botocore.exceptions.ClientError(
+            {"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue", "Message": "no queue"}}, "SendMessage"
+        )
+        assert session.explain(gone) is gone  # same start: the queue is really not there
+        monkeypatch.setattr(_FakeLocalStack, "session_id", "second-start")  # docker compose restart
+        explained = session.explain(gone)
+        assert isinstance(explained, BackendRestarted) and "run the lesson from the top" in str(explained)
+        monkeypatch.setenv("LABKIT_LOCALSTACK_URL", "http://127.0.0.1:9")  # stopped: nothing answers
+        unreachable = botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:9/")
+        assert str(session.explain(unreachable)).startswith("the backend was stopped since this notebook connected")
+    finally:
+        session.forget()
 
 
 def test_localstack_not_running(clean_env, monkeypatch, unused_port):
