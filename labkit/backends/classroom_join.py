@@ -9,6 +9,7 @@ package writes them (and imports the names from here, so the two never disagree)
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import urllib.error
@@ -24,6 +25,7 @@ ENV_MOTO_URL = "LABKIT_CLASSROOM_MOTO_URL"
 ENV_KEY = "LABKIT_CLASSROOM_KEY"
 ENV_SECRET = "LABKIT_CLASSROOM_SECRET"
 ENV_LEARNER = "LABKIT_CLASSROOM_LEARNER"
+RUN_PATH = "/_labkit/classroom/run"  # the room's server names its start there (labkit/classroom/server.py)
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,18 @@ def learner_env() -> Joined | None:
     env = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_ENDPOINT_URL": url}
     env.update({name: moto for name in moto_endpoint_envs()})
     return Joined(env, url, moto, os.environ.get(ENV_LEARNER, "").strip())
+
+
+def room_run() -> str | None:
+    """Which start of the room answers (an id, new at each `labkit classroom up`); "" when its server does not
+    answer; None when it names none (a room older than this page)."""
+    url = os.environ.get(ENV_URL, "").strip().rstrip("/")
+    try:
+        with proxies.urlopen(url + RUN_PATH, timeout=3) as response:
+            doc = json.loads(response.read())
+    except urllib.error.HTTPError:
+        return None
+    except (urllib.error.URLError, OSError, ValueError):
+        return ""
+    run = doc.get("run") if isinstance(doc, dict) else None
+    return str(run) if run else None

@@ -32,12 +32,14 @@ import json
 import logging
 import os
 import re
+import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
 RESET_PATH = "/_labkit/classroom/reset"
+RUN_PATH = "/_labkit/classroom/run"  # which start of the room answers: a learner's kernel tells a restart by it
 ACCOUNT = re.compile(r"^\d{12}$")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
@@ -225,6 +227,7 @@ def serve_ministack(secret: bytes, roster: str, sandboxed: bool) -> None:
             raise SystemExit(2)
         box.install(os.environ.get("BIND_HOST", "127.0.0.1"), int(os.environ["GATEWAY_PORT"]))
     inner = validating_layer().wrap(ministack_app.app)  # the room refuses what AWS refuses, as at home
+    run_id = secrets.token_hex(8)  # new at every start of the room (labkit.backends.classroom_join.room_run)
 
     async def reply(send: Send, status: int, doc: dict[str, Any]) -> None:
         body = json.dumps(doc).encode()
@@ -249,6 +252,8 @@ def serve_ministack(secret: bytes, roster: str, sandboxed: bool) -> None:
             return
         path = scope.get("path", "")
         token = dict(scope.get("headers") or []).get(b"x-labkit-classroom-token", b"")
+        if path == RUN_PATH:
+            return await reply(send, 200, {"run": run_id})
         if path == RESET_PATH:
             account = account_of(scope.get("query_string", b"").decode())
             if not allowed(token, secret):

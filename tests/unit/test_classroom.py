@@ -289,6 +289,33 @@ def test_connect_joins_the_room_with_the_learners_key(learner_shell):
     assert embedded.read_state() is None  # no local servers were started on the laptop
 
 
+def test_a_learner_is_told_in_one_line_when_the_room_was_restarted_or_stopped(learner_shell, monkeypatch):
+    """The room names its start (/_labkit/classroom/run): a learner's failed call after a restart says so."""
+    import botocore.exceptions
+
+    from labkit import session
+    from labkit.backends import classroom_join
+    from labkit.errors import BackendRestarted
+
+    session.forget()
+    try:
+        labkit.connect(show=False)
+        started = classroom_join.room_run()
+        assert started and re.fullmatch(r"[0-9a-f]{16}", started) and classroom_join.room_run() == started
+        gone = botocore.exceptions.ClientError(
+            {"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue", "Message": "no queue"}}, "SendMessage"
+        )
+        assert session.explain(gone) is gone  # the same start of the room: the queue is really not there
+        monkeypatch.setattr(classroom_join, "room_run", lambda: "0123456789abcdef")  # `classroom down` + `up`
+        explained = session.explain(gone)
+        assert isinstance(explained, BackendRestarted) and "run the lesson from the top" in str(explained)
+        monkeypatch.setattr(classroom_join, "room_run", lambda: "")  # the room's server does not answer
+        unreachable = botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:9/")
+        assert str(session.explain(unreachable)).startswith("the backend was stopped since this notebook connected")
+    finally:
+        session.forget()
+
+
 def test_up_and_env_on_a_learners_laptop_use_the_room_and_start_nothing(learner_shell, capsys):
     the_room, ben = learner_shell
     assert cli.main(["up"]) == 0
