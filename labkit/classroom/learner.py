@@ -19,10 +19,21 @@ import boto3
 import botocore.config
 
 from labkit import config
-from labkit.backends.classroom_join import ENV_KEY, ENV_LEARNER, ENV_MOTO_URL, ENV_SECRET, ENV_URL, Joined, learner_env
+from labkit.backends.classroom_join import (
+    ENV_KEY,
+    ENV_LEARNER,
+    ENV_MOTO_URL,
+    ENV_ROOM_CHECK,
+    ENV_SECRET,
+    ENV_URL,
+    Joined,
+    learner_env,
+)
 from labkit.backends.services import MOTO_CLIENTS, moto_endpoint_envs
+from labkit.classroom import reports
 from labkit.classroom.room import Room
-from labkit.classroom.roster import Learner, write_private
+from labkit.classroom.roster import Learner, folder, write_private
+from labkit.course import records
 
 __all__ = [
     "ENV_KEY",
@@ -36,6 +47,7 @@ __all__ = [
     "learner_env",
     "learner_session",
     "local_settings",
+    "reported_records",
     "settings",
     "summary",
     "write_env_file",
@@ -141,6 +153,7 @@ def as_learner(room: Room, learner: Learner) -> Iterator[None]:
     saved = dict(os.environ)
     try:
         os.environ.update(local_settings(room, learner))
+        os.environ[ENV_ROOM_CHECK] = "1"  # a pass seen here is the room's own record, not a learner's report
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)
         boto3.DEFAULT_SESSION = None
@@ -149,3 +162,15 @@ def as_learner(room: Room, learner: Learner) -> Iterator[None]:
         os.environ.clear()
         os.environ.update(saved)
         boto3.DEFAULT_SESSION = None
+
+
+def reported_records(roster: list[Learner]) -> list[records.Record]:
+    """The passes learners' kernels reported to the room (``reports.py``), as ``reported`` records by name."""
+    names = {learner.access_key_id: learner.name for learner in roster}
+    found = []
+    for doc in reports.read(str(folder())):
+        name = names.get(str(doc["account"]))
+        if name is not None:
+            exercise, title, passed_at = str(doc["exercise"]), str(doc["title"]), float(doc["passed_at"])
+            found.append(records.Record(exercise, title, passed_at, "embedded", config.region(), name, reported=True))
+    return found

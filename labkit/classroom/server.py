@@ -3,10 +3,13 @@
     .venv-server/bin/python labkit/classroom/server.py <marker> ministack|moto <bind> <port> <roster> <sandbox mode>
 
 It imports only the standard library, ministack and moto (labkit is not installed there), and its
-neighbours ``signatures.py`` and ``sandbox.py``, loaded by path. It starts MiniStack (behind the
-embedded backend's validating layer, ``labkit/backends/embedded/validating.py``) or moto on
+neighbours ``signatures.py``, ``sandbox.py``, ``wipes.py`` and ``reports.py``, loaded by path. It starts
+MiniStack (behind the embedded backend's validating layer, ``labkit/backends/embedded/validating.py``) or moto on
 ``<bind address>:<port>`` with, in front of each:
 
+- two learner pages: ``GET /_labkit/classroom/run`` names this start of the room (so a learner's kernel
+  tells a restart), ``POST /_labkit/classroom/progress`` takes a pass a learner's kernel reports, signed
+  with their key (``reports.py``);
 - one admin call added, ``POST /_labkit/classroom/reset?account=<12 digits>`` (drop that account's
   state, keep every other), and the servers' own whole-server admin pages closed, both to anyone
   without the instructor's token. The token arrives on standard input (a pipe from ``labkit
@@ -26,7 +29,6 @@ when it changes). ``<marker>`` only marks the command line as labkit's (``labkit
 from __future__ import annotations
 
 import asyncio
-import gc
 import hmac
 import json
 import logging
@@ -40,6 +42,7 @@ from urllib.parse import parse_qs
 
 RESET_PATH = "/_labkit/classroom/reset"
 RUN_PATH = "/_labkit/classroom/run"  # which start of the room answers: a learner's kernel tells a restart by it
+PROGRESS_PATH = "/_labkit/classroom/progress"  # a learner's kernel reports a pass there, signed with their key
 ACCOUNT = re.compile(r"^\d{12}$")
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
@@ -66,54 +69,6 @@ def key_of(environ: MutableMapping[str, Any]) -> str:
     match = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
     key = match.group(1) if match else parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0]
     return key.split("/")[0]
-
-
-def wipe_ministack(account: str) -> int:
-    from ministack.core.responses import AccountRegionScopedDict, AccountScopedDict
-
-    removed = 0
-    for obj in gc.get_objects():
-        if isinstance(obj, (AccountScopedDict, AccountRegionScopedDict)):
-            for key in list(obj._data):
-                if isinstance(key, tuple) and key and key[0] == account:
-                    obj._data.pop(key, None)
-                    removed += 1
-    # Warm Lambda workers are keyed "<account>:<region>:<function>:..."; stop this account's.
-    try:
-        from ministack.core import lambda_runtime
-
-        with lambda_runtime._lock:
-            doomed = [
-                w
-                for k in list(lambda_runtime._workers)
-                if k.split(":")[0] == account
-                for w in lambda_runtime._workers.pop(k, [])
-            ]
-        lambda_runtime.kill_workers(doomed)
-    except Exception as err:
-        print(f"classroom reset: Lambda workers not stopped: {err!r}", flush=True)
-    try:
-        from ministack.services import sts
-
-        for key, session in list(sts._sessions.items()):
-            if f"::{account}:" in str(session.get("Arn", "")):
-                sts._sessions.pop(key, None)
-    except Exception as err:
-        print(f"classroom reset: STS sessions not cleared: {err!r}", flush=True)
-    return removed
-
-
-def wipe_moto(account: str) -> int:
-    from moto.core.base_backend import BackendDict, backend_lock
-
-    removed = 0
-    with backend_lock:
-        backends: Any
-        for backends in list(BackendDict._instances):  # type: ignore[misc]  # (a generic's class attribute)
-            if dict.__contains__(backends, account):
-                dict.pop(backends, account, None)
-                removed += 1
-    return removed
 
 
 def _load(name: str, *parts: str) -> Any:
@@ -216,6 +171,8 @@ def serve_ministack(secret: bytes, roster: str, sandboxed: bool) -> None:
     import ministack.app as ministack_app
 
     checks = signatures()
+    reports = _load("labkit_reports", "classroom", "reports.py")
+    wipes = _load("labkit_wipes", "classroom", "wipes.py")
     keys = checks.Keys(roster, extra=session_secret)
     roster_secrets_for_root_keys(keys)
     learners_own_credentials(keys)
@@ -261,7 +218,7 @@ def serve_ministack(secret: bytes, roster: str, sandboxed: bool) -> None:
             if scope["method"] != "POST" or account is None:
                 return await reply(send, 400, {"error": "POST with ?account=<12 digits>"})
             async with ministack_app._get_reset_lock():
-                removed = await asyncio.to_thread(wipe_ministack, account)
+                removed = await asyncio.to_thread(wipes.wipe_ministack, account)
             return await reply(send, 200, {"removed": removed})
         if (
             path.startswith("/_ministack/")
@@ -296,6 +253,11 @@ def serve_ministack(secret: bytes, roster: str, sandboxed: bool) -> None:
         if refused is not None:
             status, out_headers, out = checks.error(refused[0], refused[1], headers, service)
             return await raw_reply(send, status, out_headers, out)
+        if path == PROGRESS_PATH:  # a pass a learner's kernel reports: only signed, by a learner on the roster
+            caller = key_of_headers(headers, query) if signed else ""
+            if scope["method"] != "POST" or not keys.on_roster(caller):
+                return await reply(send, 403, {"error": "report a pass with POST, signed with a learner's key"})
+            return await reply(send, *reports.append(os.path.dirname(roster), caller, body))
         replayed = False
 
         async def replay() -> Message:
@@ -333,6 +295,7 @@ def serve_moto(host: str, port: int, secret: bytes, roster: str) -> None:
     from werkzeug.serving import run_simple
 
     checks = signatures()
+    wipes = _load("labkit_wipes", "classroom", "wipes.py")
     keys = checks.Keys(roster)
     inner = DomainDispatcherApplication(create_backend_app)
     _load("labkit_instance_hooks", "backends", "embedded", "instance_hooks.py").refuse()  # no user data runs here
@@ -351,7 +314,7 @@ def serve_moto(host: str, port: int, secret: bytes, roster: str) -> None:
                 return reply(start_response, "403 Forbidden", {"error": "the instructor's token is required"})
             if environ["REQUEST_METHOD"] != "POST" or account is None:
                 return reply(start_response, "400 Bad Request", {"error": "POST with ?account=<12 digits>"})
-            return reply(start_response, "200 OK", {"removed": wipe_moto(account)})
+            return reply(start_response, "200 OK", {"removed": wipes.wipe_moto(account)})
         if path.startswith("/moto-api") and not allowed(token, secret):
             return reply(start_response, "403 Forbidden", {"error": "classroom mode: admin pages need the token"})
         headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}

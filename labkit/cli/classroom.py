@@ -127,10 +127,11 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
-    from labkit.course import progress
+    from labkit.course import progress, records
 
     room = classroom.require_room()
     roster = classroom.read_roster()
+    records.add(classroom.reported_records(roster))  # what learners' kernels reported since: "reported" records
     if args.learner:
         roster = [classroom.find_learner(args.learner, roster)]
     marks = {progress.PASS: "✓", progress.NOT_YET: "✗", progress.NOT_STARTED: "·", progress.UNAVAILABLE: "–"}
@@ -152,7 +153,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return 0
 
 
-GRADE_COLUMNS = ("learner", "exercise", "title", "passed", "first_passed", "status_now", "checked_at")
+GRADE_COLUMNS = ("learner", "exercise", "title", "passed", "first_passed", "status_now", "checked_at", "seen_by")
+REPORTED_MARK = "(reported by the learner's kernel)"  # labkit.course.progress adds it to such a record
 
 
 def _write_grades(target: str, rows: list[tuple[str, list[Any]]]) -> int:
@@ -169,7 +171,8 @@ def _write_grades(target: str, rows: list[tuple[str, list[Any]]]) -> int:
     for name, results in rows:
         for r in results:
             first = r.recorded.split(" on ")[0] if r.recorded else ""
-            writer.writerow([name, r.key, r.title, int(bool(r.recorded)), first, str(r.status), now])
+            seen_by = ("learner's kernel" if r.recorded.endswith(REPORTED_MARK) else "room") if r.recorded else ""
+            writer.writerow([name, r.key, r.title, int(bool(r.recorded)), first, str(r.status), now, seen_by])
     if target == "-":
         print(out.getvalue(), end="")
     else:

@@ -204,8 +204,12 @@ def _with_records(results: list[ExerciseResult]) -> list[ExerciseResult]:
     out = []
     for r in results:
         seen = first.get((learner, r.key))
-        where = seen.backend + (f" account {seen.account}" if seen and seen.account else "") if seen else ""
-        out.append(dataclasses.replace(r, recorded=f"{seen.when} on {where}") if seen else r)
+        if seen is None:
+            out.append(r)
+            continue
+        where = seen.backend + (f" account {seen.account}" if seen.account else "")
+        by = " (reported by the learner's kernel)" if seen.reported else ""
+        out.append(dataclasses.replace(r, recorded=f"{seen.when} on {where}{by}"))
     return out
 
 

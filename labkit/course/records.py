@@ -9,9 +9,12 @@ backend holds now beside what was recorded.
 
 The file is ``$LABKIT_HOME/progress.jsonl`` (JSON lines, append-only; one bad line is skipped, not fatal):
 a learner's own on their machine; on the instructor's machine, the room's, written by
-``labkit classroom progress`` as it checks each learner (a line names the learner). No full account id and
-no key is written: the backend's name, the region, in a room the learner's roster name, and on real AWS the
-account masked to its last four digits (as ``connect()`` shows it), so passes in two accounts stay apart.
+``labkit classroom progress`` as it checks each learner (a line names the learner). In a room a learner's
+kernel also reports each pass to the room's server, signed with the learner's key; ``labkit classroom
+progress`` adds those as ``reported`` records: the learner's word, which the room's own check can confirm.
+No full account id and no key is written: the backend's name, the region, in a room the learner's roster
+name, and on real AWS the account masked to its last four digits (as ``connect()`` shows it), so passes
+in two accounts stay apart.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labkit import config, session
+from labkit.backends import classroom_join
 from labkit.backends.classroom_join import ENV_LEARNER
 from labkit.course.checks import Result, Status
 
@@ -39,6 +43,7 @@ class Record:
     region: str
     learner: str = ""  # the roster name in a room; "" on a learner's own machine
     account: str = ""  # real AWS: the account, masked to its last four digits (as connect() shows it); else ""
+    reported: bool = False  # in a room: told by the learner's kernel (signed with their key), not seen by the room
 
     @property
     def when(self) -> str:
@@ -69,7 +74,20 @@ def record(key: str, title: str, result: Result) -> Record | None:
             out.write(json.dumps(asdict(entry)) + "\n")
     except OSError:  # a full or read-only disk must not turn a passing check into a traceback
         return None
+    classroom_join.report_pass(key, title, entry.passed_at)  # in a room, the instructor's gradebook hears of it
     return entry
+
+
+def add(found: Iterable[Record]) -> int:
+    """Append records made elsewhere (a room's reported passes) that are not here yet; how many were new."""
+    have = {(r.learner, r.exercise, r.passed_at) for r in read()}
+    new = [r for r in found if (r.learner, r.exercise, r.passed_at) not in have]
+    if new:
+        target = path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a", encoding="utf-8") as out:
+            out.writelines(json.dumps(asdict(r)) + "\n" for r in new)
+    return len(new)
 
 
 def read(learner: str | None = None) -> list[Record]:
@@ -88,8 +106,10 @@ def read(learner: str | None = None) -> list[Record]:
 
 
 def first_passes(records: Iterable[Record]) -> dict[tuple[str, str], Record]:
-    """The first pass of each (learner, exercise): when it was first done."""
+    """The first pass of each (learner, exercise): when it was first done (the earliest, whatever the file order)."""
     first: dict[tuple[str, str], Record] = {}
     for r in records:
-        first.setdefault((r.learner, r.exercise), r)
+        key = (r.learner, r.exercise)
+        if key not in first or r.passed_at < first[key].passed_at:
+            first[key] = r
     return first

@@ -384,6 +384,39 @@ def test_a_pass_the_room_saw_outlives_clean_up_in_the_gradebook_csv(room, tmp_pa
     assert rows["ana"]["checked_at"] and "learner,exercise,title,passed" in target.read_text().splitlines()[0]
 
 
+def test_a_pass_a_learners_kernel_reports_reaches_the_gradebook_marked_as_theirs(room, tmp_path, monkeypatch):
+    """Ben's check passes on his laptop and he cleans up before the room looks again: his kernel's report, signed
+    with his key, is in the gradebook as the learner's word; an unsigned, forged or malformed report is refused."""
+    from labkit.backends import classroom_join
+    from labkit.course import records
+    from labkit.course.checks import passed
+
+    the_room, learners = room
+    ben = learners["ben"]
+    page = the_room.local_url(the_room.ministack) + classroom_join.PROGRESS_PATH
+    unsigned = urllib.request.Request(page, data=b'{"exercise": "00.1"}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(unsigned, timeout=5)
+    assert refused.value.code == 403
+    with monkeypatch.context() as laptop:
+        for name, value in classroom.settings(the_room, ben).items():
+            laptop.setenv(name, value)
+        laptop.setenv("LABKIT_HOME", str(tmp_path / "laptop"))
+        made = records.record("00.1", "Your first queue", passed("a message is waiting"))  # reports it too
+        assert made is not None and records.read() == [made]
+        assert classroom_join.post_report({"exercise": "not an exercise", "title": "x", "passed_at": 1.0}) == 400
+        laptop.setenv(classroom_join.ENV_SECRET, "not-bens-secret")
+        assert classroom_join.post_report({"exercise": "00.2", "title": "forged", "passed_at": 1.0}) == 403
+    target = tmp_path / "grades.csv"
+    assert cli.main(["classroom", "progress", "ben", "--lesson", "00", "--csv", str(target)]) == 0
+    (row,) = csv.DictReader(io.StringIO(target.read_text()))
+    assert row["learner"] == "ben" and row["exercise"] == "00.1" and row["status_now"] == "not started"
+    assert row["passed"] == "1" and row["seen_by"] == "learner's kernel"
+    assert [r.exercise for r in classroom.reported_records(classroom.read_roster())] == ["00.1"]  # not 00.2
+    assert cli.main(["classroom", "progress", "ben", "--lesson", "00"]) == 0  # imported once only
+    assert [r.exercise for r in records.read("ben") if r.reported] == ["00.1"]
+
+
 # ----------------------------------------------------------------------------- JupyterHub (optional)
 
 
