@@ -146,36 +146,26 @@ def test_parse_records_keeps_only_marked_json_lines():
     assert parse_records(messages, "BATCH") == [{"a": 1}, {"c": 3}]
 
 
-def test_log_records_reads_every_page_in_order(aws):
+def put_function_log(*messages: str) -> None:
+    """The lines a function named ``recorder`` printed, in CloudWatch Logs, one millisecond apart."""
     logs = boto3.client("logs")
     group = "/aws/lambda/recorder"
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     now = int(time.time() * 1000)
-    logs.put_log_events(
-        logGroupName=group,
-        logStreamName="s",
-        logEvents=[{"timestamp": now + i, "message": f"BATCH {json.dumps({'n': i})}"} for i in range(120)],
-    )
+    events = [{"timestamp": now + i, "message": message} for i, message in enumerate(messages)]
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+
+
+def test_log_records_reads_every_page_in_order(aws):
+    put_function_log(*(f"BATCH {json.dumps({'n': i})}" for i in range(120)))
     assert [r["n"] for r in log_records("recorder", "BATCH")] == list(range(120))
     assert log_events("never-ran") == []
 
 
 def test_wait_for_messages_says_how_many_were_handled_and_how_many_invocations_timed_out(aws):
-    logs = boto3.client("logs")
-    group = "/aws/lambda/recorder"
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName="s")
-    now = int(time.time() * 1000)
     handled = {"request_id": "a", "start": 1.0, "end": 1.3, "messages": [{"body": "m-1"}]}
-    logs.put_log_events(
-        logGroupName=group,
-        logStreamName="s",
-        logEvents=[
-            {"timestamp": now, "message": "BATCH " + json.dumps(handled)},
-            {"timestamp": now + 1, "message": "2026-12-02T18:00:00Z b Task timed out after 1.00 seconds"},
-        ],
-    )
+    put_function_log("BATCH " + json.dumps(handled), "2026-12-02T18:00:00Z b Task timed out after 1.00 seconds")
     with pytest.raises(TimeoutError, match=r"not all seen after 0 s \(1 of 2 handled; 1 invocations timed out"):
         wait_for_messages("recorder", ["m-1", "m-2"], timeout=0.3, progress=False)
     assert [row.messages for row in wait_for_messages("recorder", ["m-1"], timeout=5, progress=False)] == [("m-1",)]

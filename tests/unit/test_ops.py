@@ -544,12 +544,17 @@ def test_the_name_rule_stands_in_only_for_a_missing_tag_call_on_an_emulator(moto
     assert bool(boto3.client("glacier").list_vaults()["VaultList"]) is not found
 
 
-def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(moto_env, monkeypatch, capfd):
+@pytest.fixture
+def real_aws_cli(moto_env, monkeypatch):
+    """`labkit cleanup` as on a real AWS account (in-process moto): the backend chosen and allowed."""
     monkeypatch.setenv("LABKIT_BACKEND", "aws")
     monkeypatch.setenv("LABKIT_ALLOW_REAL_AWS", "1")
     # The session's own connect() named the keys it set (LABKIT_MANAGED_ENV); switching to AWS drops
     # those, so without this the moto keys above would go and STS would find no credentials.
     monkeypatch.delenv("LABKIT_MANAGED_ENV", raising=False)
+
+
+def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(real_aws_cli, monkeypatch, capfd):
     sqs = boto3.client("sqs")
     sqs.create_queue(QueueName="labkit-03-real", tags={TAG_KEY: LESSON})
     queues = lambda: {u.rsplit("/", 1)[-1] for u in sqs.list_queues().get("QueueUrls", [])}  # noqa: E731
@@ -563,13 +568,10 @@ def test_cli_cleanup_on_real_aws_lists_first_and_deletes_only_with_yes(moto_env,
     assert "123456789012" not in capfd.readouterr().out  # no account id printed
 
 
-def test_cli_cleanup_on_real_aws_deletes_only_what_it_listed(moto_env, monkeypatch, capfd):
+def test_cli_cleanup_on_real_aws_deletes_only_what_it_listed(real_aws_cli, monkeypatch, capfd):
     """A queue made while the learner reads the list (before typing yes) was never shown: it is left, and said."""
     from labkit.cli import course
 
-    monkeypatch.setenv("LABKIT_BACKEND", "aws")
-    monkeypatch.setenv("LABKIT_ALLOW_REAL_AWS", "1")
-    monkeypatch.delenv("LABKIT_MANAGED_ENV", raising=False)
     sqs = boto3.client("sqs")
     sqs.create_queue(QueueName="labkit-03-listed", tags={TAG_KEY: LESSON})
 
