@@ -1,6 +1,6 @@
 """JupyterHub for a labkit classroom: learners use a browser, everything runs on the instructor's machine.
 
-One hub, one single-user JupyterLab per learner (all as the OS user that runs the hub), each kernel
+One hub, one single-user JupyterLab per learner (as their own OS user, or all as the hub's: below), each kernel
 pointed at the room's backend with that learner's own key. The backend can then stay on loopback:
 
     labkit classroom up --bind 127.0.0.1 --names ana,ben,...      # the AWS emulator: this machine only
