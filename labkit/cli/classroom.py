@@ -126,6 +126,29 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hub_users(args: argparse.Namespace) -> int:
+    from labkit.classroom import hubusers
+
+    roster = classroom.read_roster()
+    if not roster:
+        raise classroom.ClassroomError("the roster is empty: run `labkit classroom up --names ana,ben,...` first")
+    if args.remove:
+        removed = hubusers.remove_users(roster)
+        print(
+            f"removed {len(removed)} learners' OS users and their homes"
+            + (f": {', '.join(removed)}" if removed else "")
+        )
+        return 0
+    made, kept = hubusers.make_users(roster, Path(args.notebooks), Path(args.home_base))
+    print(
+        f"{len(made) + len(kept)} learners' OS users ({len(made)} new) for the hub, "
+        f"e.g. {hubusers.os_user(roster[0].name)}: no password login, homes in {args.home_base} (mode 0700) "
+        "with their own lessons"
+    )
+    print("start the hub as root: it runs each learner's JupyterLab as their user (docs/instructors.md)")
+    return 0
+
+
 def cmd_progress(args: argparse.Namespace) -> int:
     from labkit.course import progress
 
@@ -149,29 +172,6 @@ def cmd_progress(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {passed:>2}/{len(results):<2} {cells}")
     print("✓ pass now  ✗ not yet  · not started (or cleaned up)  – cannot be checked here (`labkit progress --help`)")
     print("pass: exercises that have passed at least once (recorded when a check passed, here or in the room)")
-    return 0
-
-
-def cmd_hub_users(args: argparse.Namespace) -> int:
-    from labkit.classroom import hubusers
-
-    roster = classroom.read_roster()
-    if not roster:
-        raise classroom.ClassroomError("the roster is empty: run `labkit classroom up --names ana,ben,...` first")
-    if args.remove:
-        removed = hubusers.remove_users(roster)
-        print(
-            f"removed {len(removed)} learners' OS users and their homes"
-            + (f": {', '.join(removed)}" if removed else "")
-        )
-        return 0
-    made, kept = hubusers.make_users(roster, Path(args.notebooks), Path(args.home_base))
-    print(
-        f"{len(made) + len(kept)} learners' OS users ({len(made)} new) for the hub, "
-        f"e.g. {hubusers.os_user(roster[0].name)}: no password login, homes in {args.home_base} (mode 0700) "
-        "with their own lessons"
-    )
-    print("start the hub as root: it runs each learner's JupyterLab as their user (docs/instructors.md)")
     return 0
 
 
