@@ -1,4 +1,4 @@
-"""``labkit classroom up | key | reset | status | down | progress``: one backend for a whole room.
+"""``labkit classroom up | key | reset | status | down | progress | hub-users``: one backend for a whole room.
 
 See labkit/classroom/ and docs/instructors.md. ``progress`` runs each learner's checks
 (``labkit.course.progress.run_all``) inside ``classroom.as_learner``: the classroom itself knows no checks.
@@ -126,6 +126,29 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hub_users(args: argparse.Namespace) -> int:
+    from labkit.classroom import hubusers
+
+    roster = classroom.read_roster()
+    if not roster:
+        raise classroom.ClassroomError("the roster is empty: run `labkit classroom up --names ana,ben,...` first")
+    if args.remove:
+        removed = hubusers.remove_users(roster)
+        print(
+            f"removed {len(removed)} learners' OS users and their homes"
+            + (f": {', '.join(removed)}" if removed else "")
+        )
+        return 0
+    made, kept = hubusers.make_users(roster, Path(args.notebooks), Path(args.home_base))
+    print(
+        f"{len(made) + len(kept)} learners' OS users ({len(made)} new) for the hub, "
+        f"e.g. {hubusers.os_user(roster[0].name)}: no password login, homes in {args.home_base} (mode 0700) "
+        "with their own lessons"
+    )
+    print("start the hub as root: it runs each learner's JupyterLab as their user (docs/instructors.md)")
+    return 0
+
+
 def cmd_progress(args: argparse.Namespace) -> int:
     from labkit.course import progress, records
 
@@ -216,3 +239,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--lesson", action="append", help="only this lesson (repeatable), e.g. 04-sqs-standard-vs-fifo")
     p.add_argument("--csv", metavar="FILE", help="write a gradebook CSV (learner × exercise; '-' for the terminal)")
     p.set_defaults(func=cmd_progress)
+    p = cmds.add_parser("hub-users", help="as root: one OS user per learner for JupyterHub (docs/instructors.md)")
+    p.add_argument("--remove", action="store_true", help="delete the roster's learners' OS users and their homes")
+    p.add_argument("--home-base", default="/home", help="the folder their homes go in (default: /home)")
+    p.add_argument(
+        "--notebooks",
+        default=str(Path(__file__).resolve().parents[2] / "notebooks"),
+        help="the lessons copied into each home (default: this checkout's notebooks/)",
+    )
+    p.set_defaults(func=cmd_hub_users)

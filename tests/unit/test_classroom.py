@@ -12,11 +12,9 @@ import csv
 import importlib.util
 import io
 import itertools
-import json
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -31,6 +29,8 @@ import boto3
 import botocore.exceptions
 import psutil
 import pytest
+from hub_helpers import free_port as _free_port
+from hub_helpers import run_in_kernel as _run_in_kernel
 
 import labkit
 from labkit import classroom, cli
@@ -420,67 +420,6 @@ def test_a_pass_a_learners_kernel_reports_reaches_the_gradebook_marked_as_theirs
 # ----------------------------------------------------------------------------- JupyterHub (optional)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _run_in_kernel(base: str, user: str, token: str, code: str, timeout: float = 60) -> str:
-    """Start a kernel in the user's JupyterLab, run ``code`` over the websocket, return its stdout."""
-    import requests
-    import websocket
-
-    headers = {"Authorization": f"token {token}"}
-    kernel = requests.post(f"{base}/user/{user}/api/kernels", headers=headers, json={}, timeout=30)
-    kernel.raise_for_status()
-    ws = websocket.create_connection(
-        f"ws://127.0.0.1:{urllib.parse.urlsplit(base).port}/user/{user}/api/kernels/{kernel.json()['id']}/channels",
-        header=[f"Authorization: token {token}"],
-        timeout=timeout,
-    )
-    msg_id = uuid.uuid4().hex
-    ws.send(
-        json.dumps(
-            {
-                "header": {
-                    "msg_id": msg_id,
-                    "msg_type": "execute_request",
-                    "session": uuid.uuid4().hex,
-                    "username": user,
-                    "version": "5.3",
-                },
-                "parent_header": {},
-                "metadata": {},
-                "content": {
-                    "code": code,
-                    "silent": False,
-                    "store_history": False,
-                    "user_expressions": {},
-                    "allow_stdin": False,
-                    "stop_on_error": True,
-                },
-                "channel": "shell",
-                "buffers": [],
-            }
-        )
-    )
-    out, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        msg = json.loads(ws.recv())
-        if msg.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        kind = msg["header"]["msg_type"]
-        if kind == "stream":
-            out.append(msg["content"]["text"])
-        elif kind == "error":
-            out.append("ERROR " + msg["content"]["ename"] + ": " + msg["content"]["evalue"])
-        elif kind == "status" and msg["content"]["execution_state"] == "idle":
-            break
-    ws.close()
-    return "".join(out)
-
-
 @pytest.mark.slow
 def test_jupyterhub_gives_each_kernel_its_learners_key(room, tmp_path):
     """docs/jupyterhub/jupyterhub_config.py on 127.0.0.1: ana signs in, her kernel is ana on the room."""
@@ -504,6 +443,7 @@ def test_jupyterhub_gives_each_kernel_its_learners_key(room, tmp_path):
         "LABKIT_HUB_INTERNAL_PORT": str(_free_port()),
         "LABKIT_HUB_PROXY_API_PORT": str(_free_port()),
         "LABKIT_HUB_PASSWORD": "room-password",
+        "LABKIT_HUB_USERS": "shared",  # also as root (tests/unit/test_hub_users.py tests one OS user per learner)
     }
     assert len(env["LABKIT_HUB_PASSWORD"]) >= 12
     config = Path(__file__).resolve().parents[2] / "docs" / "jupyterhub" / "jupyterhub_config.py"
@@ -617,6 +557,7 @@ def _load_hub_config(monkeypatch, password: str | None):
         monkeypatch.delenv("LABKIT_HUB_PASSWORD", raising=False)
     else:
         monkeypatch.setenv("LABKIT_HUB_PASSWORD", password)
+    monkeypatch.setenv("LABKIT_HUB_USERS", "shared")  # also as root: no learner OS users here
     config = Config()
     namespace = {"get_config": lambda: config, "__file__": str(HUB_CONFIG), "__name__": "hub_config"}
     exec(compile(HUB_CONFIG.read_text(), str(HUB_CONFIG), "exec"), namespace)
