@@ -78,9 +78,11 @@ def run_in_kernel(base: str, user: str, token: str, code: str, timeout: float = 
 
 
 @contextlib.contextmanager
-def run_hub(config: Path, env: dict[str, str], folder: Path, users: set[int] = frozenset()) -> Iterator[str]:
-    """Start ``jupyterhub -f config`` (this Python's) on 127.0.0.1 with ``env``; yield its base URL once it
-    answers; stop it afterwards, and every process left of the OS users ``users`` (their servers)."""
+def run_hub(
+    config: Path, env: dict[str, str], folder: Path, users: set[int] = frozenset(), python: str = sys.executable
+) -> Iterator[str]:
+    """Start ``jupyterhub -f config`` (``python``'s, this one's by default) on 127.0.0.1 with ``env``; yield its base
+    URL once it answers; stop it afterwards, and every process left of the OS users ``users`` (their servers)."""
     import psutil
     import requests
 
@@ -89,7 +91,7 @@ def run_hub(config: Path, env: dict[str, str], folder: Path, users: set[int] = f
     env["LABKIT_HUB_PROXY_API_PORT"] = str(free_port())
     log = (folder / "hub.log").open("wb")
     hub = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(config)],
+        [str(Path(python).parent / "jupyterhub"), "-f", str(config)],
         cwd=folder,
         env=env,
         stdout=log,

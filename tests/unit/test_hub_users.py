@@ -16,6 +16,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -84,12 +85,48 @@ def _make_users(homes: Path, capsys) -> str:
     return capsys.readouterr().out
 
 
-def _python_runs_for_learners() -> None:
-    """The hub's own check (as learner ana): this Python, its .venv and labkit can be run by a learner."""
+HUB_COMMANDS = ("jupyterhub", "configurable-http-proxy", "jupyterhub-singleuser")
+
+
+def _python_like_an_instructors(folder: Path) -> str:
+    """A Python every user may run, with this environment's packages: the system's own of the same version,
+    in a venv in ``folder`` whose ``.pth`` adds this environment's site-packages, and the hub's commands.
+
+    As an instructor installs it (docs/instructors.md: the Python the .venv was made from must be readable by
+    every user); needed where this machine's is not, e.g. pyenv's under /root (0700)."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = next((p for p in (f"/usr/bin/{version}", f"/usr/local/bin/{version}") if os.access(p, os.X_OK)), None)
+    if system is None:
+        _needed(f"no system {version} for a Python the learners' users can run (this one is {sys.executable})")
+    venv = folder / "python"
+    if (venv / "bin" / "python").exists():  # made by an earlier test of this module
+        return str(venv / "bin" / "python")
+    subprocess.run([str(system), "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+    site = venv / "lib" / version / "site-packages"
+    (site / "labkit-test-venv.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    for command in HUB_COMMANDS:
+        script = (Path(sys.executable).parent / command).read_text().splitlines(keepends=True)
+        (venv / "bin" / command).write_text("".join([f"#!{venv / 'bin' / 'python'}\n", *script[1:]]))
+        (venv / "bin" / command).chmod(0o755)
+    return str(venv / "bin" / "python")
+
+
+def _python_runs_for_learners(folder: Path) -> str:
+    """A Python the hub's own check (as learner ana) passes with: this one if a learner can run it, else one
+    made as an instructor would (``_python_like_an_instructors``)."""
+    private = [classroom.roster_path()]
     try:
-        hubusers.check_hub(classroom.read_roster(), sys.executable, [classroom.roster_path()])
+        hubusers.check_hub(classroom.read_roster(), sys.executable, private)
+        return sys.executable
     except classroom.ClassroomError as err:
-        _needed(f"the learners' users cannot run this Python, so the hub would refuse: {err}")
+        if "cannot run" not in str(err):
+            raise
+    python = _python_like_an_instructors(folder)
+    try:
+        hubusers.check_hub(classroom.read_roster(), python, private)
+    except classroom.ClassroomError as err:
+        _needed(f"the learners' users cannot run a Python here, so the hub would refuse: {err}")
+    return python
 
 
 def _locked(user: str) -> bool:
@@ -101,13 +138,12 @@ def _locked(user: str) -> bool:
 
 def test_the_hub_refuses_without_users_or_when_a_learner_could_not_run_it_or_could_read_the_roster(room, capsys):
     _, _, homes = room
-    python = sys.executable
     private = [classroom.roster_path()]
     with pytest.raises(classroom.ClassroomError, match=r"no OS user .*labkit-ana.*run `labkit classroom hub-users`"):
-        hubusers.check_hub(classroom.read_roster(), python, private)
+        hubusers.check_hub(classroom.read_roster(), sys.executable, private)
     _make_users(homes, capsys)
     try:
-        _python_runs_for_learners()
+        python = _python_runs_for_learners(homes.parent)
         hidden = Path(tempfile.mkdtemp(prefix="labkit-hubusers-python-"))  # 0700, like /root
         try:
             (hidden / "python").symlink_to(python)
@@ -147,7 +183,7 @@ def test_each_learners_jupyterlab_runs_as_their_own_os_user(room, tmp_path, caps
 
 def _each_learner_runs_as_their_own_os_user(the_room, learners, homes, tmp_path, capsys):
     assert "(0 new)" in _make_users(homes, capsys)  # again: the same users, nothing new
-    _python_runs_for_learners()
+    python = _python_runs_for_learners(homes.parent)
     ana, ben = (pwd.getpwnam(hubusers.os_user(name)) for name in NAMES)
     for entry in (ana, ben):
         info = os.stat(entry.pw_dir)
@@ -179,7 +215,7 @@ def _each_learner_runs_as_their_own_os_user(the_room, learners, homes, tmp_path,
         "print('account', boto3.client('sts').get_caller_identity()['Account'])\n"
         "print('queues', boto3.client('sqs').list_queues().get('QueueUrls'))\n"
     )
-    with run_hub(HUB_CONFIG, env, tmp_path, users={ana.pw_uid, ben.pw_uid}) as base:
+    with run_hub(HUB_CONFIG, env, tmp_path, users={ana.pw_uid, ben.pw_uid}, python=python) as base:
         token = sign_in_and_start(base, "ana", PASSWORD)
         out = run_in_kernel(base, "ana", token, code)
     assert f"user {ana.pw_name} {ana.pw_uid}\n" in out, out
