@@ -177,7 +177,6 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 
 GRADE_COLUMNS = ("learner", "exercise", "title", "passed", "first_passed", "status_now", "checked_at", "seen_by")
-REPORTED_MARK = "(reported by the learner's kernel)"  # labkit.course.progress adds it to such a record
 
 
 def _write_grades(target: str, rows: list[tuple[str, list[Any]]]) -> int:
@@ -185,7 +184,8 @@ def _write_grades(target: str, rows: list[tuple[str, list[Any]]]) -> int:
     import csv
     import datetime
     import io
-    from pathlib import Path
+
+    from labkit.course import progress
 
     now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     out = io.StringIO()
@@ -194,7 +194,9 @@ def _write_grades(target: str, rows: list[tuple[str, list[Any]]]) -> int:
     for name, results in rows:
         for r in results:
             first = r.recorded.split(" on ")[0] if r.recorded else ""
-            seen_by = ("learner's kernel" if r.recorded.endswith(REPORTED_MARK) else "room") if r.recorded else ""
+            seen_by = (
+                ("learner's kernel" if r.recorded.endswith(progress.REPORTED_MARK) else "room") if r.recorded else ""
+            )
             writer.writerow([name, r.key, r.title, int(bool(r.recorded)), first, str(r.status), now, seen_by])
     if target == "-":
         print(out.getvalue(), end="")

@@ -54,6 +54,9 @@ STATUSES = (PASS, NOT_YET, NOT_STARTED, UNAVAILABLE)
 NOTEBOOK_ONLY = "checked in the notebook only"
 
 
+REPORTED_MARK = "(reported by the learner's kernel)"  # ends ``recorded`` for a pass only a learner's report names
+
+
 @dataclass(frozen=True)
 class ExerciseResult:
     lesson: str
@@ -208,7 +211,7 @@ def _with_records(results: list[ExerciseResult]) -> list[ExerciseResult]:
             out.append(r)
             continue
         where = seen.backend + (f" account {seen.account}" if seen.account else "")
-        by = " (reported by the learner's kernel)" if seen.reported else ""
+        by = f" {REPORTED_MARK}" if seen.reported else ""
         out.append(dataclasses.replace(r, recorded=f"{seen.when} on {where}{by}"))
     return out
 
