@@ -122,15 +122,16 @@ def run_hub(
                     proc.kill()
 
 
-def sign_in_and_start(base: str, user: str, password: str, timeout: float = 60) -> str:
-    """Sign in through the login form, start the user's server, wait until it is ready; return an API token."""
+def sign_in_and_start(base: str, user: str, password: str, timeout: float = 60, typed: str | None = None) -> str:
+    """Sign in through the login form (as ``typed``, default ``user``: the hub lower-cases it), start the user's
+    server, wait until it is ready; return an API token."""
     import requests
 
     browser = requests.Session()
     browser.get(f"{base}/hub/login", timeout=10)
     signed_in = browser.post(
         f"{base}/hub/login",
-        data={"username": user, "password": password, "_xsrf": browser.cookies.get("_xsrf")},
+        data={"username": typed or user, "password": password, "_xsrf": browser.cookies.get("_xsrf")},
         allow_redirects=False,
         timeout=30,
     )

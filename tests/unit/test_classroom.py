@@ -30,6 +30,7 @@ import botocore.exceptions
 import psutil
 import pytest
 from hub_helpers import free_port as _free_port
+from hub_helpers import run_hub, sign_in_and_start
 from hub_helpers import run_in_kernel as _run_in_kernel
 
 import labkit
@@ -436,104 +437,48 @@ def test_jupyterhub_gives_each_kernel_its_learners_key(room, tmp_path):
     the_room, learners = room
     for learner in learners.values():
         _client(the_room, learner, "sqs").create_queue(QueueName=f"labkit-hub-{learner.name}")
-    port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABKIT_CLASSROOM"))},
-        "LABKIT_HUB_PORT": str(port),
-        "LABKIT_HUB_INTERNAL_PORT": str(_free_port()),
-        "LABKIT_HUB_PROXY_API_PORT": str(_free_port()),
         "LABKIT_HUB_PASSWORD": "room-password",
         "LABKIT_HUB_USERS": "shared",  # also as root (tests/unit/test_hub_users.py tests one OS user per learner)
     }
     assert len(env["LABKIT_HUB_PASSWORD"]) >= 12
     config = Path(__file__).resolve().parents[2] / "docs" / "jupyterhub" / "jupyterhub_config.py"
-    log = (tmp_path / "hub.log").open("wb")
-    hub = subprocess.Popen(
-        [str(bindir / "jupyterhub"), "-f", str(config)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert hub.poll() is None, (tmp_path / "hub.log").read_text()[-2000:]
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/hub/health", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "the hub did not answer"
-            time.sleep(0.3)
-        browser = requests.Session()
-        browser.get(f"{base}/hub/login", timeout=10)
-        xsrf = browser.cookies.get("_xsrf")
-        refused = requests.Session()
-        refused.get(f"{base}/hub/login", timeout=10)
-        wrong = refused.post(
-            f"{base}/hub/login",
-            data={"username": "mallory", "password": "room-password", "_xsrf": refused.cookies.get("_xsrf")},
-            allow_redirects=False,
-            timeout=10,
-        )
-        assert wrong.status_code == 403  # not on the roster
-        guess = refused.post(
-            f"{base}/hub/login",
-            data={"username": "ben", "password": "not-the-room-password", "_xsrf": refused.cookies.get("_xsrf")},
-            allow_redirects=False,
-            timeout=10,
-        )
-        assert guess.status_code == 403  # on the roster, wrong password
-        signed_in = browser.post(
-            f"{base}/hub/login",
-            data={"username": "Ana", "password": "room-password", "_xsrf": xsrf},  # any case: she is ana
-            allow_redirects=False,
-            timeout=30,
-        )
-        assert signed_in.status_code == 302, signed_in.text[:500]
-        xsrf = browser.cookies.get("_xsrf", path="/hub/") or xsrf
-        made = browser.post(
-            f"{base}/hub/api/users/ana/tokens", headers={"X-XSRFToken": xsrf}, json={"expires_in": 600}, timeout=10
-        )
-        assert made.status_code == 201, made.text[:500]
-        token = made.json()["token"]
-        auth = {"Authorization": f"token {token}"}
-        requests.post(f"{base}/hub/api/users/ana/server", headers=auth, timeout=60)
-        while (
-            not requests.get(f"{base}/hub/api/users/ana", headers=auth, timeout=10)
-            .json()["servers"]
-            .get("", {})
-            .get("ready")
-        ):
-            assert hub.poll() is None and time.monotonic() < deadline + 60, "ana's server did not start"
-            time.sleep(0.5)
-        out = _run_in_kernel(
-            base,
-            "ana",
-            token,
-            "import os, boto3, labkit\n"
-            "lab = labkit.connect(show=False)\n"
-            "print('learner', os.environ['LABKIT_CLASSROOM_LEARNER'])\n"
-            "print('account', boto3.client('sts').get_caller_identity()['Account'])\n"
-            "print('queues', sorted(u.rsplit('/', 1)[-1] for u in boto3.client('sqs').list_queues()['QueueUrls']))\n",
-        )
-        assert "learner ana\n" in out, out
-        assert f"account {learners['ana'].access_key_id}\n" in out, out
-        assert "labkit-hub-ana" in out and "labkit-hub-ben" not in out, out
-        # Her JupyterLab shows her own copy of the lessons.
-        listing = requests.get(f"{base}/user/ana/api/contents", headers=auth, timeout=10).json()
-        assert "00-start-here.ipynb" in {item["name"] for item in listing["content"]}, listing
-        hers = classroom.folder().parent / "hub-users" / "ana" / "notebooks"
-        assert (hers / "00-start-here.ipynb").exists() and (hers / "student" / "00-start-here.ipynb").exists()
-    finally:
-        hub.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            hub.wait(timeout=20)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(hub.pid, signal.SIGKILL)
-        log.close()
-        _kill_learner_servers(classroom.folder().parent / "hub-users")
+    with run_hub(config, env, tmp_path) as base:
+        try:
+            refused = requests.Session()
+            refused.get(f"{base}/hub/login", timeout=10)
+            for name, password in (("mallory", "room-password"), ("ben", "not-the-room-password")):
+                wrong = refused.post(
+                    f"{base}/hub/login",
+                    data={"username": name, "password": password, "_xsrf": refused.cookies.get("_xsrf")},
+                    allow_redirects=False,
+                    timeout=10,
+                )
+                assert wrong.status_code == 403, name  # not on the roster; on it, with a wrong password
+            token = sign_in_and_start(base, "ana", "room-password", typed="Ana")  # any case: she is ana
+            out = _run_in_kernel(
+                base,
+                "ana",
+                token,
+                "import os, boto3, labkit\n"
+                "lab = labkit.connect(show=False)\n"
+                "print('learner', os.environ['LABKIT_CLASSROOM_LEARNER'])\n"
+                "print('account', boto3.client('sts').get_caller_identity()['Account'])\n"
+                "urls = boto3.client('sqs').list_queues()['QueueUrls']\n"
+                "print('queues', sorted(u.rsplit('/', 1)[-1] for u in urls))\n",
+            )
+            assert "learner ana\n" in out, out
+            assert f"account {learners['ana'].access_key_id}\n" in out, out
+            assert "labkit-hub-ana" in out and "labkit-hub-ben" not in out, out
+            # Her JupyterLab shows her own copy of the lessons.
+            auth = {"Authorization": f"token {token}"}
+            listing = requests.get(f"{base}/user/ana/api/contents", headers=auth, timeout=10).json()
+            assert "00-start-here.ipynb" in {item["name"] for item in listing["content"]}, listing
+            hers = classroom.folder().parent / "hub-users" / "ana" / "notebooks"
+            assert (hers / "00-start-here.ipynb").exists() and (hers / "student" / "00-start-here.ipynb").exists()
+        finally:
+            _kill_learner_servers(classroom.folder().parent / "hub-users")
 
 
 def _kill_learner_servers(users: Path) -> None:
