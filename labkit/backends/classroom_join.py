@@ -42,9 +42,14 @@ class Joined:
     learner: str  # "" if the file does not say
 
 
+def _room_url() -> str:
+    """The room's MiniStack, as the learner's settings name it ("" outside a room)."""
+    return os.environ.get(ENV_URL, "").strip().rstrip("/")
+
+
 def in_classroom() -> bool:
     """True when this machine's settings point at a classroom (nothing is checked yet)."""
-    return bool(os.environ.get(ENV_URL, "").strip())
+    return bool(_room_url())
 
 
 def learner_env() -> Joined | None:
@@ -53,7 +58,7 @@ def learner_env() -> Joined | None:
 
     Raises BackendNotRunning with what to do if the room's server does not answer.
     """
-    url = os.environ.get(ENV_URL, "").strip().rstrip("/")
+    url = _room_url()
     if not url:
         return None
     moto = os.environ.get(ENV_MOTO_URL, "").strip().rstrip("/")
@@ -83,7 +88,7 @@ def learner_env() -> Joined | None:
 def room_run() -> str | None:
     """Which start of the room answers (an id, new at each `labkit classroom up`); "" when its server does not
     answer; None when it names none (a room older than this page)."""
-    url = os.environ.get(ENV_URL, "").strip().rstrip("/")
+    url = _room_url()
     try:
         with proxies.urlopen(url + RUN_PATH, timeout=3) as response:
             doc = json.loads(response.read())
@@ -106,7 +111,7 @@ def report_pass(exercise: str, title: str, passed_at: float) -> bool:
 
 def post_report(doc: dict[str, object]) -> int:
     """POST ``doc`` to the room's progress page, signed with this learner's key: the HTTP status, 0 if none."""
-    url = os.environ.get(ENV_URL, "").strip().rstrip("/")
+    url = _room_url()
     key, secret = os.environ.get(ENV_KEY, "").strip(), os.environ.get(ENV_SECRET, "").strip()
     if not (url and key and secret):
         return 0

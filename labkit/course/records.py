@@ -68,10 +68,7 @@ def record(key: str, title: str, result: Result) -> Record | None:
     learner = os.environ.get(ENV_LEARNER, "").strip()
     entry = Record(key, title, time.time(), _backend(), config.region(), learner, session.account())
     try:
-        target = path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(asdict(entry)) + "\n")
+        _append([entry])
     except OSError:  # a full or read-only disk must not turn a passing check into a traceback
         return None
     classroom_join.report_pass(key, title, entry.passed_at)  # in a room, the instructor's gradebook hears of it
@@ -83,11 +80,15 @@ def add(found: Iterable[Record]) -> int:
     have = {(r.learner, r.exercise, r.passed_at) for r in read()}
     new = [r for r in found if (r.learner, r.exercise, r.passed_at) not in have]
     if new:
-        target = path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("a", encoding="utf-8") as out:
-            out.writelines(json.dumps(asdict(r)) + "\n" for r in new)
+        _append(new)
     return len(new)
+
+
+def _append(entries: list[Record]) -> None:
+    target = path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a", encoding="utf-8") as out:
+        out.writelines(json.dumps(asdict(entry)) + "\n" for entry in entries)
 
 
 def read(learner: str | None = None) -> list[Record]:
